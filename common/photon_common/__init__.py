@@ -1,0 +1,1 @@
+"""Shared contract of PhotonDB: what the node, the client, the operator and the chart agree on."""

@@ -1,0 +1,3 @@
+from photon_node.main import main
+
+raise SystemExit(main())

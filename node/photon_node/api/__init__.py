@@ -1,0 +1,1 @@
+"""HTTP API layer (aiohttp): parses and validates requests, maps typed errors to HTTP."""

@@ -1,0 +1,197 @@
+"""Key-value endpoints: PUT/GET/DELETE /kv/{key} and the scan GET /kv.
+
+Keys arrive percent-encoded in the path (encode '/' as %2F); they must be valid UTF-8 of 1 to
+1024 bytes. Values are the raw request body. Every rejection is a 4xx with a JSON body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from urllib.parse import unquote_to_bytes
+
+from aiohttp import web
+
+from photon_common import contract
+from photon_node.cluster.node import Node
+from photon_node.core.commands import Expect, Result
+from photon_node.core.errors import InvalidRequest, PhotonError, TooLarge
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_REVISION = re.compile(r'(?:W/)?"?([0-9]{1,19})"?')
+_CONSISTENCY = ("linearizable", "stale")
+
+NODE = web.AppKey("node", Node)
+
+
+def _raw_path(request: web.Request) -> str:
+    return request.raw_path.split("?", 1)[0]
+
+
+def parse_key(request: web.Request) -> bytes:
+    raw = _raw_path(request)[len(contract.KV_PREFIX) + 1 :]
+    if _BAD_ESCAPE.search(raw):
+        raise InvalidRequest("the key has a malformed percent-encoding")
+    key = unquote_to_bytes(raw)
+    if not key:
+        raise InvalidRequest("the key is empty")
+    if len(key) > contract.MAX_KEY_BYTES:
+        raise TooLarge(f"the key is {len(key)} bytes; the limit is {contract.MAX_KEY_BYTES}")
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidRequest("the key is not valid UTF-8") from error
+    return key
+
+
+def _only_params(request: web.Request, allowed: tuple[str, ...]) -> None:
+    for name in request.query:
+        if name not in allowed:
+            raise InvalidRequest(f"unknown query parameter {name!r}")
+        if len(request.query.getall(name)) > 1:
+            raise InvalidRequest(f"query parameter {name!r} is given more than once")
+    consistency = request.query.get("consistency")
+    if consistency is not None and consistency not in _CONSISTENCY:
+        raise InvalidRequest(f"consistency must be one of {', '.join(_CONSISTENCY)}")
+
+
+def _precondition(request: web.Request, allow_absent: bool) -> tuple[Expect, int]:
+    if_match = request.headers.get("If-Match")
+    if_none_match = request.headers.get("If-None-Match")
+    if if_match is not None and if_none_match is not None:
+        raise InvalidRequest("If-Match and If-None-Match cannot be combined")
+    if if_match is not None:
+        text = if_match.strip()
+        if text == "*":
+            return Expect.EXISTS, 0
+        match = _REVISION.fullmatch(text)
+        if not match or int(match.group(1)) >= 2**63:
+            raise InvalidRequest("If-Match must be a revision number or *")
+        return Expect.REVISION, int(match.group(1))
+    if if_none_match is not None:
+        if not allow_absent or if_none_match.strip() != "*":
+            raise InvalidRequest("If-None-Match supports only * (create-only) on PUT")
+        return Expect.ABSENT, 0
+    return Expect.ANY, 0
+
+
+def _written(key: bytes, result: Result, **extra) -> web.Response:
+    body = {"key": key.decode(), "revision": result.revision, **extra}
+    return web.json_response(
+        body,
+        headers={contract.REVISION_HEADER: str(result.revision), "ETag": f'"{result.revision}"'},
+    )
+
+
+async def put_key(request: web.Request) -> web.Response:
+    _only_params(request, ())
+    key = parse_key(request)
+    expect, revision = _precondition(request, allow_absent=True)
+    limit = request.app[NODE].settings.max_value_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"the value is {request.content_length} bytes; the limit is {limit}")
+    value = await request.read()  # bounded by the app's client_max_size
+    result = await request.app[NODE].put(key, value, expect, revision)
+    return _written(key, result, created=result.created)
+
+
+async def get_key(request: web.Request) -> web.Response:
+    _only_params(request, ("consistency",))
+    key = parse_key(request)
+    item = await request.app[NODE].get(key)
+    return web.Response(
+        body=item.value,
+        content_type="application/octet-stream",
+        headers={contract.REVISION_HEADER: str(item.revision), "ETag": f'"{item.revision}"'},
+    )
+
+
+async def delete_key(request: web.Request) -> web.Response:
+    _only_params(request, ())
+    key = parse_key(request)
+    expect, revision = _precondition(request, allow_absent=False)
+    result = await request.app[NODE].delete(key, expect, revision)
+    return _written(key, result, deleted=True)
+
+
+def _text_param(request: web.Request, name: str) -> bytes:
+    text = request.query.get(name, "")
+    encoded = text.encode("utf-8", "surrogateescape")
+    try:
+        encoded.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(f"{name} is not valid UTF-8") from error
+    if len(encoded) > contract.MAX_KEY_BYTES:
+        raise TooLarge(f"{name} is longer than {contract.MAX_KEY_BYTES} bytes")
+    return encoded
+
+
+def _token(next_key: bytes | None) -> str | None:
+    if next_key is None:
+        return None
+    return base64.urlsafe_b64encode(next_key).decode().rstrip("=")
+
+
+def _untoken(token: str) -> bytes:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        key = base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError) as error:
+        raise InvalidRequest("continue is not a token returned by a previous scan") from error
+    if len(key) > contract.MAX_KEY_BYTES + 1:
+        raise InvalidRequest("continue is not a token returned by a previous scan")
+    return key
+
+
+async def scan(request: web.Request) -> web.Response:
+    _only_params(request, ("prefix", "start", "limit", "continue", "consistency"))
+    node = request.app[NODE]
+    prefix = _text_param(request, "prefix")
+    start = _text_param(request, "start")
+    if "continue" in request.query:
+        start = _untoken(request.query["continue"])
+    limit_text = request.query.get("limit", str(contract.DEFAULT_SCAN_LIMIT))
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= node.settings.max_scan_limit:
+        raise InvalidRequest(f"limit must be an integer from 1 to {node.settings.max_scan_limit}")
+    items, next_key, revision = await node.scan(prefix, start, int(limit_text))
+    body = {
+        "items": [
+            {
+                "key": item.key.decode(),
+                "value": base64.b64encode(item.value).decode(),
+                "revision": item.revision,
+            }
+            for item in items
+        ],
+        "count": len(items),
+        "next": _token(next_key),
+        "revision": revision,
+    }
+    return web.json_response(body, headers={contract.REVISION_HEADER: str(revision)})
+
+
+@web.middleware
+async def kv_metrics(request: web.Request, handler) -> web.StreamResponse:
+    """Count and time key-value requests by operation and final status code."""
+    name = request.match_info.route.name or ""
+    if not name.startswith("kv."):
+        return await handler(request)
+    metrics = request.app[NODE].metrics
+    op = name[3:]
+    started = time.perf_counter()
+    code = 500
+    try:
+        response = await handler(request)
+        code = response.status
+        return response
+    except PhotonError as error:
+        code = error.status
+        raise
+    except web.HTTPException as error:
+        code = error.status
+        raise
+    finally:
+        metrics.kv_requests.labels(op, str(code)).inc()
+        metrics.kv_duration.labels(op).observe(time.perf_counter() - started)

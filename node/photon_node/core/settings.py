@@ -1,0 +1,264 @@
+"""The node's one typed settings object, loaded as defaults -> YAML file -> PHOTON_* env -> flags.
+
+Every option is declared once in OPTIONS (name, parser, default, help); the flags, the environment
+variable names, the accepted file keys and the README reference table are all derived from it.
+An invalid value stops the process with a message naming the option and where it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from photon_common import contract
+
+
+class ConfigError(Exception):
+    """An option has an invalid value; the message names the option and its source."""
+
+    def __init__(self, option: str, source: str, message: str) -> None:
+        super().__init__(f"option '{option}' (from {source}): {message}")
+        self.option = option
+        self.source = source
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_host_port(text: str) -> HostPort:
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^\s:\[\]]+):(\d{1,5})", text.strip())
+    if not match:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 1-65535")
+    if match.group(1):
+        ipaddress.IPv6Address(host)
+    elif not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", host):
+        raise ValueError(f"invalid host {host!r}")
+    return HostPort(host, port)
+
+
+def _int_range(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer, got {value!r}")
+        number = int(str(value).strip(), 0) if isinstance(value, str) else int(value)
+        if number != value and not isinstance(value, str):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if not low <= number <= high:
+            raise ValueError(f"{number} is outside {low}-{high}")
+        return number
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        number = float(value)
+        if not low <= number <= high:
+            raise ValueError(f"{number} is outside {low}-{high}")
+        return number
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return parse
+
+
+def _node_id(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", text):
+        raise ValueError(
+            f"{text!r} is not a node id (1-63 characters of letters, digits, '.', '_', '-')"
+        )
+    return text
+
+
+def _path(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return os.path.abspath(text)
+
+
+def _host_port(value: Any) -> HostPort:
+    return parse_host_port(str(value))
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    parse: Callable[[Any], Any]
+    default: Callable[[], Any] | Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return contract.ENV_PREFIX + self.name.upper()
+
+
+MIB = 1024 * 1024
+OPTIONS: tuple[Option, ...] = (
+    Option("node_id", _node_id, socket.gethostname, "Unique id of this node (default: hostname)."),
+    Option("data_dir", _path, "photon-data", "Directory holding the node's RocksDB data."),
+    Option("listen", _host_port, f"0.0.0.0:{contract.CLIENT_PORT}", "Client HTTP API address."),
+    Option("peer_listen", _host_port, f"0.0.0.0:{contract.PEER_PORT}", "Peer (cluster) address."),
+    Option("role", _choice(*contract.ROLES), contract.ROLE_DATA, "Node role."),
+    Option(
+        "max_value_bytes",
+        _int_range(1, 64 * MIB),
+        contract.DEFAULT_MAX_VALUE_BYTES,
+        "Largest value accepted by PUT, in bytes.",
+    ),
+    Option(
+        "max_scan_limit",
+        _int_range(1, 10000),
+        contract.MAX_SCAN_LIMIT,
+        "Largest `limit` accepted by a scan.",
+    ),
+    Option(
+        "group_commit_max_ops",
+        _int_range(1, 100000),
+        1024,
+        "Most writes made durable by one fsync.",
+    ),
+    Option(
+        "shutdown_timeout",
+        _float_range(0.1, 600),
+        20.0,
+        "Seconds SIGTERM waits for in-flight requests before closing.",
+    ),
+    Option("log_level", _choice("debug", "info", "warning", "error"), "info", "Logging threshold."),
+    Option("log_format", _choice("text", "json"), "text", "Log line format."),
+)
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    node_id: str
+    data_dir: str
+    listen: HostPort
+    peer_listen: HostPort
+    role: str
+    max_value_bytes: int
+    max_scan_limit: int
+    group_commit_max_ops: int
+    shutdown_timeout: float
+    log_level: str
+    log_format: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            field.name: (str(value) if isinstance(value, HostPort) else value)
+            for field in dataclasses.fields(self)
+            for value in [getattr(self, field.name)]
+        }
+
+
+def build_parser(prog: str = "photon-node") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="PhotonDB storage node.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--config", help="YAML file with options (keys as below, '_' or '-').")
+    parser.add_argument("--version", action="store_true", help="Print the version and exit.")
+    parser.add_argument(
+        "--print-config", action="store_true", help="Print the effective settings and exit."
+    )
+    for option in OPTIONS:
+        parser.add_argument(option.flag, dest=option.name, help=f"{option.help} [{option.env}]")
+    return parser
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as error:
+        raise ConfigError("config", f"flag --config={path}", f"cannot read: {error}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError("config", f"file {path}", f"invalid YAML: {error}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"file {path}", "must be a mapping of option names to values")
+    values = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in OPTIONS_BY_NAME:
+            raise ConfigError(str(key), f"file {path}", "unknown option")
+        values[name] = value
+    return values
+
+
+def load(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Settings, argparse.Namespace]:
+    """Resolve settings from defaults, file, environment and flags; raise ConfigError if invalid."""
+    args = build_parser().parse_args(list(argv))
+    raw: dict[str, tuple[Any, str]] = {}
+    config_path = getattr(args, "config", None) or environ.get(contract.ENV_PREFIX + "CONFIG")
+    if config_path:
+        for name, value in _read_file(config_path).items():
+            raw[name] = (value, f"file {config_path}")
+    for option in OPTIONS:
+        if option.env in environ:
+            raw[option.name] = (environ[option.env], f"environment {option.env}")
+        if option.name in vars(args):
+            raw[option.name] = (getattr(args, option.name), f"flag {option.flag}")
+    values = {}
+    for option in OPTIONS:
+        if option.name in raw:
+            value, source = raw[option.name]
+        else:
+            default = option.default
+            value, source = (default() if callable(default) else default), "default"
+        try:
+            values[option.name] = option.parse(value)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(option.name, source, str(error)) from error
+    settings = Settings(**values)
+    if settings.listen == settings.peer_listen:
+        raise ConfigError("peer_listen", "settings", "must differ from 'listen'")
+    return settings, args
+
+
+def reference_table() -> str:
+    """The Markdown table of options used in README.md."""
+    rows = ["| option | flag | environment | default | meaning |", "|---|---|---|---|---|"]
+    for option in OPTIONS:
+        default = "hostname" if callable(option.default) else f"`{option.default}`"
+        rows.append(
+            f"| `{option.name}` | `{option.flag}` | `{option.env}` | {default} | {option.help} |"
+        )
+    return "\n".join(rows)

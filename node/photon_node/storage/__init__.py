@@ -1,0 +1,1 @@
+"""Storage layer: the data directory and RocksDB (the only place rocksdict is imported)."""

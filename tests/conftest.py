@@ -1,0 +1,34 @@
+import pytest
+
+from tests.support.nodeproc import NodeProcess
+
+
+@pytest.fixture
+def node_factory(tmp_path):
+    """Start real photon-node processes; every one is stopped at the end of the test."""
+    started: list[NodeProcess] = []
+
+    def start(node_id: str = "n1", ready: bool = True, **kwargs) -> NodeProcess:
+        data_dir = kwargs.pop("data_dir", tmp_path / node_id / "data")
+        node = NodeProcess(data_dir=data_dir, node_id=node_id, **kwargs).start()
+        started.append(node)
+        return node.wait_ready() if ready else node
+
+    yield start
+    for node in started:
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.kill()
+            node.proc.wait(10)
+
+
+@pytest.fixture
+def node(node_factory) -> NodeProcess:
+    return node_factory()
+
+
+@pytest.fixture
+async def http():
+    import aiohttp
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session

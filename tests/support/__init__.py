@@ -1,0 +1,1 @@
+"""Test helpers shared by every tier: real node processes, polling with deadlines."""
