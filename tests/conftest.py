@@ -32,3 +32,16 @@ async def http():
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield session
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A multi-process cluster on loopback; every process is killed at the end of the test."""
+    from tests.support.cluster import Cluster
+
+    made = Cluster(tmp_path)
+    yield made
+    for node in made.nodes.values():
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.kill()
+            node.proc.wait(10)

@@ -13,9 +13,11 @@ import base64
 import json
 import os
 import sys
+from pathlib import Path
 
 import aiohttp
 
+from photon_client import dev
 from photon_client.client import PhotonClient, PhotonError
 from photon_common import contract
 
@@ -46,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--start", default="")
     scan.add_argument("--limit", type=int, default=0, help="stop after this many (0: all)")
     commands.add_parser("status", help="print the node's /cluster/status")
+    transfer = commands.add_parser("transfer-leadership", help="move leadership (on the leader)")
+    transfer.add_argument("--to", help="target node id (default: the most caught-up voter)")
+    dev = commands.add_parser("dev", help="a local cluster of real processes on loopback")
+    dev_commands = dev.add_subparsers(dest="dev_command", required=True)
+    dev_up = dev_commands.add_parser("up", help="start a local cluster")
+    dev_up.add_argument("--nodes", type=int, default=3)
+    dev_up.add_argument("--dir", default=".photon/dev", help="data, logs and secret")
+    dev_up.add_argument("--base-port", type=int, default=7700)
+    dev_up.add_argument("node_args", nargs="*", help="extra photon-node flags (after --)")
+    dev_down = dev_commands.add_parser("down", help="stop the local cluster")
+    dev_down.add_argument("--dir", default=".photon/dev")
+    dev_down.add_argument("--purge", action="store_true", help="delete its data too")
+    dev_status = dev_commands.add_parser("status", help="list the local cluster's nodes")
+    dev_status.add_argument("--dir", default=".photon/dev")
     drain = commands.add_parser("drain", help="drain the node (--status, --cancel)")
     group = drain.add_mutually_exclusive_group()
     group.add_argument("--status", action="store_true")
@@ -54,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
+    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 async def _scan(client: PhotonClient, args: argparse.Namespace) -> None:
@@ -92,6 +108,8 @@ async def run(args: argparse.Namespace) -> int:
             await _scan(client, args)
         elif args.command == "status":
             _print_json(await client.status())
+        elif args.command == "transfer-leadership":
+            _print_json(await client.transfer_leadership(args.to))
         elif args.command == "drain":
             if args.status:
                 _print_json(await client.drain_status())
@@ -102,8 +120,22 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev(args: argparse.Namespace) -> int:
+    root = Path(args.dir).resolve()
+    if args.dev_command == "up":
+        if not 1 <= args.nodes <= 9:
+            print("photonctl: --nodes must be 1 to 9", file=sys.stderr)
+            return 2
+        return dev.up(root, args.nodes, args.base_port, args.node_args)
+    if args.dev_command == "down":
+        return dev.down(root, args.purge)
+    return dev.status(root)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "dev":
+        return _dev(args)
     try:
         return asyncio.run(run(args))
     except PhotonError as error:

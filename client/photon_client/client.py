@@ -142,6 +142,11 @@ class PhotonClient:
     async def cancel_drain(self) -> dict:
         return await self._json("DELETE", contract.ADMIN_DRAIN)
 
+    async def transfer_leadership(self, to: str | None = None) -> dict:
+        params = {"to": to} if to else None
+        _, _, body = await self._request("POST", contract.ADMIN_TRANSFER_LEADERSHIP, params=params)
+        return json.loads(body)
+
     async def probe(self, path: str) -> tuple[int, str]:
         async with self._session.get(self.endpoint + path) as response:
             return response.status, await response.text()

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 # -- software identity -------------------------------------------------------------------------
 VERSION = "0.1.0"
-# Wire/API protocol spoken between nodes and by the operator. Bumped on incompatible change.
-PROTOCOL_VERSION = 1
+# Wire/API protocol spoken between nodes and by the operator. A node speaks every version from
+# MIN_PROTOCOL_VERSION to PROTOCOL_VERSION; a cluster runs the minimum over its members.
+PROTOCOL_VERSION = 2
+MIN_PROTOCOL_VERSION = 1
+# Features that need every member to speak at least this protocol before they are used.
+FEATURE_PROTOCOL = {"if_match_any": 2}  # `If-Match: *` (a new precondition kind in the log)
 # On-disk data directory format written by this version, and the oldest one it can still open.
 DATA_FORMAT_VERSION = 1
 MIN_DATA_FORMAT_VERSION = 1
@@ -31,12 +35,16 @@ ADMIN_TRANSFER_LEADERSHIP = "/admin/transfer-leadership"
 # -- HTTP headers ------------------------------------------------------------------------------
 REVISION_HEADER = "X-Photon-Revision"
 NODE_HEADER = "X-Photon-Node"
+FORWARDED_HEADER = "X-Photon-Forwarded-By"
 
 # -- limits ------------------------------------------------------------------------------------
 MAX_KEY_BYTES = 1024
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 DEFAULT_SCAN_LIMIT = 100
 MAX_SCAN_LIMIT = 1000
+
+# -- Raft ---------------------------------------------------------------------------------------
+DEFAULT_MAX_VOTERS = 5
 
 # -- node roles and states ---------------------------------------------------------------------
 ROLE_DATA = "data"

@@ -23,6 +23,7 @@ CASES = [
     ("PUT", "/kv/big", {}, b"v" * (MIB + 1), 413),  # value over the limit
     ("PUT", "/kv/k", {"If-Match": "abc"}, b"x", 400),
     ("PUT", "/kv/k", {"If-Match": "-1"}, b"x", 400),
+    ("PUT", "/kv/k", {"If-Match": "0"}, b"x", 400),
     ("PUT", "/kv/k", {"If-Match": "99999999999999999999999"}, b"x", 400),
     ("PUT", "/kv/k", {"If-None-Match": "5"}, b"x", 400),
     ("PUT", "/kv/k", {"If-None-Match": "*", "If-Match": "1"}, b"x", 400),

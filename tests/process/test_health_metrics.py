@@ -7,6 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.nodeproc import http_status
+from tests.support.poll import await_until
 
 pytestmark = pytest.mark.process
 
@@ -31,9 +32,12 @@ def sample(families, name, **labels) -> float:
 
 async def test_probe_bodies_list_checks(node, http):
     for path, names in [
-        ("/health/live", ["event_loop", "commit_loop"]),
+        ("/health/live", ["event_loop", "raft_loop"]),
         ("/health/startup", ["storage_open", "recovery"]),
-        ("/health/ready", ["storage_open", "recovery", "storage", "not_draining", "not_stopping"]),
+        (
+            "/health/ready",
+            ["storage_open", "recovery", "storage", "leader", "not_draining", "not_stopping"],
+        ),
     ]:
         async with http.get(node.url + path) as r:
             assert r.status == 200
@@ -60,21 +64,27 @@ def test_startup_goes_from_unavailable_to_ready(node_factory):
     assert http_status(node.url + "/health/ready") == 200
 
 
-async def test_readiness_follows_drain(node, http):
-    await http.post(node.url + "/admin/drain")
+async def test_readiness_needs_a_leader_liveness_does_not(node_factory, http):
+    """A member of a two-voter cluster whose peer never starts: alive, started, never ready."""
+    node = node_factory(
+        extra_args=["--initial-cluster", "n1=127.0.0.1:1,n9=127.0.0.1:2"],
+        env={"PHOTON_CLUSTER_SECRET": "s" * 32},
+        ready=False,
+    )
+
+    async def started():
+        async with http.get(node.url + "/health/startup") as r:
+            return r.status == 200
+
+    await await_until(started, 30, what="startup probe")
     async with http.get(node.url + "/health/ready") as r:
         assert r.status == 503
-        assert "[-]not_draining failed: node is drained" in await r.text()
+        assert "[-]leader failed: no leader known" in await r.text()
     async with http.get(node.url + "/health/live") as r:
-        assert r.status == 200  # liveness never depends on drain or peers
+        assert r.status == 200  # liveness never depends on other nodes
     families = await scrape(http, node)
-    assert sample(families, "photon_node_draining") == 1
     assert sample(families, "photon_node_ready") == 0
-    await http.delete(node.url + "/admin/drain")
-    async with http.get(node.url + "/health/ready") as r:
-        assert r.status == 200
-    families = await scrape(http, node)
-    assert sample(families, "photon_node_draining") == 0
+    assert sample(families, "photon_raft_is_leader") == 0
 
 
 async def test_metrics_catalogue_and_counters(node, http):
@@ -88,7 +98,7 @@ async def test_metrics_catalogue_and_counters(node, http):
 
     assert after["photon_build_info"].type == "gauge"
     info = after["photon_build_info"].samples[0]
-    assert info.labels["version"] and info.labels["protocol"] == "1" and info.value == 1
+    assert info.labels["version"] and info.labels["protocol"] == "2" and info.value == 1
     assert after["photon_kv_requests"].type == "counter"
     assert after["photon_kv_request_duration_seconds"].type == "histogram"
     for name in ("photon_storage_size_bytes", "photon_node_draining", "process_cpu_seconds",

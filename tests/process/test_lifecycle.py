@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -108,7 +109,7 @@ def test_invalid_configuration_stops_at_once(args, env, needle):
 
 def test_configuration_layers_reach_the_running_node(node_factory, tmp_path):
     config = tmp_path / "node.yaml"
-    config.write_text("max_value_bytes: 50\nrole: observer\n")
+    config.write_text("max_value_bytes: 50\nmin_protocol_version: 2\n")
     node = node_factory(
         "layered", extra_args=["--config", str(config)], env={"PHOTON_MAX_VALUE_BYTES": "10"}
     )
@@ -116,7 +117,7 @@ def test_configuration_layers_reach_the_running_node(node_factory, tmp_path):
     assert status == 413  # env (10) beats file (50)
     assert put(node.url, "k", b"x" * 10) >= 1
     status, body = call(node.url + "/cluster/status")
-    assert json.loads(body)["role"] == "observer"  # from the file
+    assert json.loads(body)["min_protocol_version"] == 2  # from the file
 
 
 def test_newer_data_format_is_refused(node):
@@ -152,25 +153,49 @@ def test_damaged_wal_is_refused(node):
     assert "damaged" in result.stderr
 
 
-def test_damaged_table_file_is_detected_not_served(node):
+def test_damaged_table_files_are_detected_never_served(node, tmp_path):
+    """Damage each table file in turn: the node refuses to start (exit 3, saying why) or
+    answers 500 storage_corrupted and turns unready; it never serves wrong bytes."""
     values = {f"s{i:04d}": os.urandom(300) for i in range(1500)}
     for key, value in values.items():
         put(node.url, key, value)
     assert node.stop() == 0  # flushes memtables into SST files
-    table = max(glob.glob(str(node.data_dir / "db" / "*.sst")), key=os.path.getsize)
-    with open(table, "r+b") as handle:
-        handle.seek(os.path.getsize(table) // 2)
-        handle.write(b"\xde\xad\xbe\xef" * 16)
-    node.start()
-    wait_until(lambda: http_status(node.url + "/health/startup") == 200, 30, what="startup")
-    corrupted = 0
-    for key, value in values.items():
-        status, body = call(f"{node.url}/kv/{key}")
-        if status == 200:
-            assert body == value, f"{key} served garbage"
-        else:
-            assert status == 500
-            assert json.loads(body)["error"]["code"] == "storage_corrupted"
-            corrupted += 1
-    assert corrupted > 0
-    assert http_status(node.url + "/health/ready") == 503
+    pristine = tmp_path / "pristine"
+    shutil.copytree(node.data_dir, pristine)
+    tables = sorted(p.name for p in (pristine / "db").glob("*.sst") if p.stat().st_size > 50_000)
+    assert tables, "expected table files after a clean stop"
+    outcomes = set()
+    for table in tables:
+        shutil.rmtree(node.data_dir)
+        shutil.copytree(pristine, node.data_dir)
+        path = node.data_dir / "db" / table
+        with open(path, "r+b") as handle:
+            handle.seek(path.stat().st_size // 2)
+            handle.write(b"\xde\xad\xbe\xef" * 16)
+        node.start()
+        wait_until(
+            lambda: (
+                node.proc.poll() is not None or http_status(node.url + "/health/startup") == 200
+            ),
+            30,
+            what="refusal or startup",
+        )
+        if node.proc.poll() is not None:
+            assert node.proc.returncode == 3
+            assert "damaged" in node.log() or "cannot be read" in node.log()
+            outcomes.add("refused")
+            continue
+        corrupted = 0
+        for key, value in values.items():
+            status, body = call(f"{node.url}/kv/{key}")
+            if status == 200:
+                assert body == value, f"{key} served garbage"
+            else:
+                assert status == 500, body
+                assert json.loads(body)["error"]["code"] == "storage_corrupted"
+                corrupted += 1
+        assert corrupted > 0, f"damage in {table} went unnoticed"
+        assert http_status(node.url + "/health/ready") == 503
+        outcomes.add("detected")
+        node.stop()
+    assert outcomes

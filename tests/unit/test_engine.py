@@ -5,8 +5,9 @@ import json
 import pytest
 
 from photon_common import contract
-from photon_node.core.commands import Command, Expect, Kind, Outcome
+from photon_node.core.commands import Command, Expect, Kind, Outcome, encode
 from photon_node.core.errors import DataDirError
+from photon_node.core.rafttypes import Entry, EntryKind
 from photon_node.storage.datadir import FORMAT_FILE, prepare
 from photon_node.storage.engine import Engine
 
@@ -14,8 +15,16 @@ from photon_node.storage.engine import Engine
 @pytest.fixture
 def engine(tmp_path):
     engine = Engine.open(prepare(str(tmp_path / "data"), "n1"))
+    engine.apply = lambda commands: apply(engine, commands)
     yield engine
     engine.close()
+
+
+def apply(engine, commands):
+    """Apply commands as consecutive committed Raft entries."""
+    first = engine.applied + 1
+    entries = [Entry(1, first + i, EntryKind.NORMAL, encode(c)) for i, c in enumerate(commands)]
+    return engine.apply_entries(entries)
 
 
 def put(key, value=b"v", expect=Expect.ANY, revision=0):
@@ -58,11 +67,12 @@ def test_preconditions_see_earlier_commands_in_the_same_batch(engine):
 def test_state_survives_reopen(tmp_path):
     path = str(tmp_path / "data")
     engine = Engine.open(prepare(path, "n1"))
-    engine.apply([put(b"x", b"1"), put(b"y", b"2")])
+    apply(engine, [put(b"x", b"1"), put(b"y", b"2")])
     engine.close()
     engine = Engine.open(prepare(path, "n1"))
     try:
         assert engine.revision == 2
+        assert engine.applied == 2
         assert engine.get(b"y").value == b"2"
     finally:
         engine.close()
@@ -83,6 +93,12 @@ def test_scan_byte_budget_returns_a_continuation(engine):
     engine.apply([put(bytes([65 + i]), b"x" * 1000) for i in range(10)])
     items, nxt = engine.scan(b"", b"", 100, 2500)
     assert len(items) == 3 and nxt == b"D"
+
+
+def test_non_command_entries_advance_the_applied_index_only(engine):
+    results = engine.apply_entries([Entry(1, 1, EntryKind.NOOP), Entry(1, 2, EntryKind.CONFIG)])
+    assert results == [None, None]
+    assert engine.applied == 2 and engine.revision == 0
 
 
 def test_meta_flags_persist(tmp_path):

@@ -7,6 +7,7 @@ from aiohttp import web
 from photon_common import contract
 from photon_node.api import kv, ops
 from photon_node.api.errors import MAX_BODY, json_errors
+from photon_node.api.forward import session_context
 from photon_node.api.inflight import InFlight
 from photon_node.cluster.node import Node
 
@@ -19,6 +20,7 @@ def make_app(node: Node, inflight: InFlight) -> web.Application:
         middlewares=[inflight.middleware, kv.kv_metrics, json_errors],
     )
     app[kv.NODE] = node
+    app.cleanup_ctx.append(session_context)
     app[MAX_BODY] = max_body
     key_path = contract.KV_PREFIX + "/{key:.*}"
     app.router.add_route("PUT", key_path, kv.put_key, name="kv.put")
@@ -33,4 +35,5 @@ def make_app(node: Node, inflight: InFlight) -> web.Application:
     app.router.add_post(contract.ADMIN_DRAIN, ops.drain_start)
     app.router.add_get(contract.ADMIN_DRAIN, ops.drain_get)
     app.router.add_delete(contract.ADMIN_DRAIN, ops.drain_cancel)
+    app.router.add_post(contract.ADMIN_TRANSFER_LEADERSHIP, ops.transfer_leadership)
     return app

@@ -15,7 +15,9 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 
 from photon_common import contract
+from photon_node.api.forward import forward
 from photon_node.cluster.node import Node
+from photon_node.cluster.raft.driver import NotLeaderError
 from photon_node.core.commands import Expect, Result
 from photon_node.core.errors import InvalidRequest, PhotonError, TooLarge
 
@@ -67,8 +69,8 @@ def _precondition(request: web.Request, allow_absent: bool) -> tuple[Expect, int
         if text == "*":
             return Expect.EXISTS, 0
         match = _REVISION.fullmatch(text)
-        if not match or int(match.group(1)) >= 2**63:
-            raise InvalidRequest("If-Match must be a revision number or *")
+        if not match or not 1 <= int(match.group(1)) < 2**63:
+            raise InvalidRequest("If-Match must be a revision number (1 or more) or *")
         return Expect.REVISION, int(match.group(1))
     if if_none_match is not None:
         if not allow_absent or if_none_match.strip() != "*":
@@ -85,22 +87,34 @@ def _written(key: bytes, result: Result, **extra) -> web.Response:
     )
 
 
+def _stale(request: web.Request) -> bool:
+    return request.query.get("consistency") == "stale"
+
+
 async def put_key(request: web.Request) -> web.Response:
     _only_params(request, ())
     key = parse_key(request)
     expect, revision = _precondition(request, allow_absent=True)
-    limit = request.app[NODE].settings.max_value_bytes
+    node = request.app[NODE]
+    limit = node.settings.max_value_bytes
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"the value is {request.content_length} bytes; the limit is {limit}")
     value = await request.read()  # bounded by the app's client_max_size
-    result = await request.app[NODE].put(key, value, expect, revision)
+    try:
+        result = await node.put(key, value, expect, revision)
+    except NotLeaderError as error:
+        return await forward(request, node, error.leader, value)
     return _written(key, result, created=result.created)
 
 
 async def get_key(request: web.Request) -> web.Response:
     _only_params(request, ("consistency",))
     key = parse_key(request)
-    item = await request.app[NODE].get(key)
+    node = request.app[NODE]
+    try:
+        item = await node.get(key, stale=_stale(request))
+    except NotLeaderError as error:
+        return await forward(request, node, error.leader, b"")
     return web.Response(
         body=item.value,
         content_type="application/octet-stream",
@@ -112,7 +126,11 @@ async def delete_key(request: web.Request) -> web.Response:
     _only_params(request, ())
     key = parse_key(request)
     expect, revision = _precondition(request, allow_absent=False)
-    result = await request.app[NODE].delete(key, expect, revision)
+    node = request.app[NODE]
+    try:
+        result = await node.delete(key, expect, revision)
+    except NotLeaderError as error:
+        return await forward(request, node, error.leader, b"")
     return _written(key, result, deleted=True)
 
 
@@ -155,7 +173,12 @@ async def scan(request: web.Request) -> web.Response:
     limit_text = request.query.get("limit", str(contract.DEFAULT_SCAN_LIMIT))
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= node.settings.max_scan_limit:
         raise InvalidRequest(f"limit must be an integer from 1 to {node.settings.max_scan_limit}")
-    items, next_key, revision = await node.scan(prefix, start, int(limit_text))
+    try:
+        items, next_key, revision = await node.scan(
+            prefix, start, int(limit_text), stale=_stale(request)
+        )
+    except NotLeaderError as error:
+        return await forward(request, node, error.leader, b"")
     body = {
         "items": [
             {

@@ -9,6 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from photon_node.api.kv import NODE
 from photon_node.cluster.node import Check
+from photon_node.cluster.raft.driver import NotLeaderError
+from photon_node.core.errors import Conflict, InvalidRequest
 
 
 def _probe(checks: list[Check]) -> web.Response:
@@ -41,9 +43,8 @@ async def cluster_status(request: web.Request) -> web.Response:
 
 
 async def drain_start(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    await node.set_draining(True)
-    return web.json_response(node.drain_status(), status=202)
+    status = await request.app[NODE].start_drain()
+    return web.json_response(status, status=200 if status["drained"] else 202)
 
 
 async def drain_get(request: web.Request) -> web.Response:
@@ -51,6 +52,18 @@ async def drain_get(request: web.Request) -> web.Response:
 
 
 async def drain_cancel(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[NODE].cancel_drain())
+
+
+async def transfer_leadership(request: web.Request) -> web.Response:
+    """POST /admin/transfer-leadership[?to=NODE]: hand leadership to a caught-up voter."""
+    for name in request.query:
+        if name != "to":
+            raise InvalidRequest(f"unknown query parameter {name!r}")
     node = request.app[NODE]
-    await node.set_draining(False)
-    return web.json_response(node.drain_status())
+    try:
+        target = node.transfer_leadership(request.query.get("to") or None)
+    except NotLeaderError as error:
+        raise Conflict(f"this node is not the leader (leader: {error.leader or 'unknown'})",
+                       leader=error.leader) from error  # fmt: skip
+    return web.json_response({"from": node.id, "to": target}, status=202)

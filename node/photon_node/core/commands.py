@@ -57,6 +57,17 @@ class Result:
     created: bool = False
 
 
+def precondition_holds(command: Command, current_revision: int) -> bool:
+    """Does the command's precondition hold for a key now at current_revision (0: absent)?"""
+    if command.expect is Expect.REVISION:
+        return current_revision == command.expected_revision
+    if command.expect is Expect.ABSENT:
+        return current_revision == 0
+    if command.expect is Expect.EXISTS:
+        return current_revision != 0
+    return True
+
+
 _HEADER = struct.Struct(">BBBQH")
 _VALUE_LEN = struct.Struct(">I")
 

@@ -86,7 +86,73 @@ class NodeMetrics:
             ["kind"],
             registry=r,
         )
+        self._raft(r)
         self._before_scrape: list[Callable[[], None]] = []
+
+    def _raft(self, r: CollectorRegistry) -> None:
+        self.raft_term = Gauge("photon_raft_term", "Current Raft term.", registry=r)
+        self.raft_is_leader = Gauge(
+            "photon_raft_is_leader", "1 while this node is the Raft leader.", registry=r
+        )
+        self.raft_commit = Gauge(
+            "photon_raft_commit_index", "Highest log index known committed.", registry=r
+        )
+        self.raft_applied = Gauge(
+            "photon_raft_applied_index", "Highest log index applied to the store.", registry=r
+        )
+        self.raft_follower_lag = Gauge(
+            "photon_raft_follower_lag_entries",
+            "On the leader: entries each follower is behind the leader's last index.",
+            ["peer"],
+            registry=r,
+        )
+        self.raft_leader_changes = Counter(
+            "photon_raft_leader_changes",
+            "Times this node became or stopped being the leader.",
+            registry=r,
+        )
+        self.raft_proposals = Counter(
+            "photon_raft_proposals",
+            "Proposals by result: committed, overwritten (not applied), dropped (unknown).",
+            ["result"],
+            registry=r,
+        )
+        self.raft_rejected = Counter(
+            "photon_raft_frames_rejected",
+            "Peer (Raft) frames or connections rejected, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.raft_replication_seconds = Histogram(
+            "photon_raft_replication_seconds",
+            "Time from proposing a write on the leader to its commit and apply.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.raft_persist_seconds = Histogram(
+            "photon_raft_persist_seconds",
+            "Time to fsync a batch of Raft log entries and hard state.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.raft_apply_seconds = Histogram(
+            "photon_raft_apply_seconds",
+            "Time to apply a batch of committed entries to the store.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.gossip_members = Gauge(
+            "photon_gossip_members",
+            "Members this node's gossip view holds, by state.",
+            ["state"],
+            registry=r,
+        )
+        self.gossip_rejected = Counter(
+            "photon_gossip_frames_rejected",
+            "Gossip datagrams rejected, by reason (unsigned, bad_mac, replayed, stale, malformed).",
+            ["reason"],
+            registry=r,
+        )
 
     def on_scrape(self, refresh: Callable[[], None]) -> None:
         """Register a callback that refreshes gauges just before each scrape (runs off-loop)."""

@@ -100,6 +100,33 @@ def _node_id(value: Any) -> str:
     return text
 
 
+def _initial_cluster(value: Any) -> tuple[tuple[str, str], ...]:
+    text = ",".join(value) if isinstance(value, list | tuple) else str(value)
+    members: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        node_id, sep, addr = part.partition("=")
+        if not sep:
+            raise ValueError(f"expected id=host:port, got {part!r}")
+        node_id = _node_id(node_id)
+        if node_id in members:
+            raise ValueError(f"node {node_id!r} is listed twice")
+        members[node_id] = str(parse_host_port(addr))
+    return tuple(sorted(members.items()))
+
+
+def _addr_list(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(parse_host_port(str(item))) for item in items if str(item).strip())
+
+
+def _optional_host_port(value: Any) -> HostPort | None:
+    return None if value in (None, "") else parse_host_port(str(value))
+
+
+def _optional_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def _path(value: Any) -> str:
     text = str(value).strip()
     if not text:
@@ -133,7 +160,85 @@ OPTIONS: tuple[Option, ...] = (
     Option("data_dir", _path, "photon-data", "Directory holding the node's RocksDB data."),
     Option("listen", _host_port, f"0.0.0.0:{contract.CLIENT_PORT}", "Client HTTP API address."),
     Option("peer_listen", _host_port, f"0.0.0.0:{contract.PEER_PORT}", "Peer (cluster) address."),
-    Option("role", _choice(*contract.ROLES), contract.ROLE_DATA, "Node role."),
+    Option(
+        "advertise_client",
+        _optional_host_port,
+        None,
+        "Client address other nodes forward to (default: hostname and the listen port).",
+    ),
+    Option(
+        "advertise_peer",
+        _optional_host_port,
+        None,
+        "Peer address other nodes reach (default: hostname and the peer-listen port).",
+    ),
+    Option(
+        "role",
+        _choice(*contract.ROLES),
+        contract.ROLE_DATA,
+        "Node role: data (stores, votes), observer (read-only learner), coordinator (routes).",
+    ),
+    Option(
+        "initial_cluster",
+        _initial_cluster,
+        "",
+        "Static bootstrap: id=host:peerport,... of the first voters (this node among them).",
+    ),
+    Option(
+        "join",
+        _addr_list,
+        "",
+        "host:peerport of running members to join through (repeatable; DNS names allowed).",
+    ),
+    Option(
+        "cluster_secret",
+        _optional_text,
+        "",
+        "Shared secret authenticating peer traffic (prefer the env var or the file option).",
+    ),
+    Option(
+        "cluster_secret_file",
+        _optional_text,
+        "",
+        "File holding the cluster secret.",
+    ),
+    Option(
+        "max_voters",
+        _int_range(1, 9),
+        contract.DEFAULT_MAX_VOTERS,
+        "Most voting members; further data nodes stay learners until needed.",
+    ),
+    Option(
+        "protocol_version",
+        _int_range(contract.MIN_PROTOCOL_VERSION, contract.PROTOCOL_VERSION),
+        contract.PROTOCOL_VERSION,
+        "Newest protocol this node speaks (pin lower during a rolling upgrade).",
+    ),
+    Option(
+        "min_protocol_version",
+        _int_range(contract.MIN_PROTOCOL_VERSION, contract.PROTOCOL_VERSION),
+        contract.MIN_PROTOCOL_VERSION,
+        "Oldest protocol this node accepts from peers (raise to finalise an upgrade).",
+    ),
+    Option(
+        "raft_tick_ms",
+        _int_range(10, 1000),
+        100,
+        "Raft tick; heartbeats go out every tick.",
+    ),
+    Option(
+        "snapshot_entries",
+        _int_range(50, 10_000_000),
+        10000,
+        "Applied entries kept in the Raft log before it is compacted (lagging or new members "
+        "then catch up from a snapshot).",
+    ),
+    Option(
+        "election_ticks",
+        _int_range(3, 100),
+        10,
+        "Ticks without a leader before an election (randomised up to twice that).",
+    ),
     Option(
         "max_value_bytes",
         _int_range(1, 64 * MIB),
@@ -170,7 +275,19 @@ class Settings:
     data_dir: str
     listen: HostPort
     peer_listen: HostPort
+    advertise_client: HostPort | None
+    advertise_peer: HostPort | None
     role: str
+    initial_cluster: tuple[tuple[str, str], ...]
+    join: tuple[str, ...]
+    cluster_secret: str
+    cluster_secret_file: str
+    max_voters: int
+    protocol_version: int
+    min_protocol_version: int
+    raft_tick_ms: int
+    snapshot_entries: int
+    election_ticks: int
     max_value_bytes: int
     max_scan_limit: int
     group_commit_max_ops: int
@@ -179,11 +296,38 @@ class Settings:
     log_format: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            field.name: (str(value) if isinstance(value, HostPort) else value)
-            for field in dataclasses.fields(self)
-            for value in [getattr(self, field.name)]
-        }
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, HostPort):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [f"{v[0]}={v[1]}" if isinstance(v, tuple) else v for v in value]
+            if field.name == "cluster_secret" and value:
+                value = "<redacted>"
+            out[field.name] = value
+        return out
+
+    @property
+    def client_addr(self) -> str:
+        return str(self.advertise_client or _advertised(self.listen))
+
+    @property
+    def peer_addr(self) -> str:
+        return str(self.advertise_peer or _advertised(self.peer_listen))
+
+    def secret(self) -> bytes | None:
+        """The cluster secret (from the file if set, else the value); None when unset."""
+        if self.cluster_secret_file:
+            with open(self.cluster_secret_file, "rb") as handle:
+                return handle.read().strip() or None
+        return self.cluster_secret.encode() or None
+
+
+def _advertised(address: HostPort) -> HostPort:
+    if address.host in ("0.0.0.0", "::"):
+        return HostPort(socket.getfqdn(), address.port)
+    return address
 
 
 def build_parser(prog: str = "photon-node") -> argparse.ArgumentParser:
@@ -193,12 +337,16 @@ def build_parser(prog: str = "photon-node") -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     parser.add_argument("--config", help="YAML file with options (keys as below, '_' or '-').")
+    repeatable = {"join", "initial_cluster"}
     parser.add_argument("--version", action="store_true", help="Print the version and exit.")
     parser.add_argument(
         "--print-config", action="store_true", help="Print the effective settings and exit."
     )
     for option in OPTIONS:
-        parser.add_argument(option.flag, dest=option.name, help=f"{option.help} [{option.env}]")
+        action = "append" if option.name in repeatable else "store"
+        parser.add_argument(
+            option.flag, dest=option.name, action=action, help=f"{option.help} [{option.env}]"
+        )
     return parser
 
 
@@ -248,16 +396,50 @@ def load(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Settings, arg
         except (ValueError, TypeError) as error:
             raise ConfigError(option.name, source, str(error)) from error
     settings = Settings(**values)
+    _check(settings)
+    return settings, args
+
+
+def _check(settings: Settings) -> None:
     if settings.listen == settings.peer_listen:
         raise ConfigError("peer_listen", "settings", "must differ from 'listen'")
-    return settings, args
+    if settings.min_protocol_version > settings.protocol_version:
+        raise ConfigError("min_protocol_version", "settings", "must not exceed protocol_version")
+    ids = dict(settings.initial_cluster)
+    if ids and settings.node_id not in ids:
+        raise ConfigError(
+            "initial_cluster", "settings", f"does not list this node ({settings.node_id!r})"
+        )
+    if ids and settings.role != contract.ROLE_DATA:
+        raise ConfigError("initial_cluster", "settings", "only data nodes bootstrap a cluster")
+    if settings.cluster_secret_file:
+        try:
+            secret = settings.secret()
+        except OSError as error:
+            raise ConfigError("cluster_secret_file", "settings", f"cannot read: {error}") from error
+    else:
+        secret = settings.secret()
+    if (len(ids) > 1 or settings.join) and not secret:
+        raise ConfigError(
+            "cluster_secret",
+            "settings",
+            "required when the cluster has more than one member "
+            "(PHOTON_CLUSTER_SECRET or --cluster-secret-file)",
+        )
+    if secret is not None and len(secret) < 16:
+        raise ConfigError("cluster_secret", "settings", "must be at least 16 bytes")
 
 
 def reference_table() -> str:
     """The Markdown table of options used in README.md."""
     rows = ["| option | flag | environment | default | meaning |", "|---|---|---|---|---|"]
     for option in OPTIONS:
-        default = "hostname" if callable(option.default) else f"`{option.default}`"
+        if callable(option.default):
+            default = "hostname"
+        elif option.default in (None, ""):
+            default = "unset"
+        else:
+            default = f"`{option.default}`"
         rows.append(
             f"| `{option.name}` | `{option.flag}` | `{option.env}` | {default} | {option.help} |"
         )

@@ -1,11 +1,18 @@
-"""RocksDB behind a small synchronous interface: apply a batch of commands durably, read, scan.
+"""RocksDB behind a small synchronous interface: the key-value state machine.
 
-Every method blocks (disk I/O); the layers above call them from worker threads. `apply` is only
-ever called by one thread at a time (the commit loop serialises it); reads run concurrently,
-which RocksDB supports. Column families: `kv` holds user keys -> records (see records.py), `meta`
-holds the store's revision and node flags. A batch is one atomic WriteBatch written with
-sync=True, so an acknowledged write has reached the disk (fsync of the WAL) before its result is
-returned.
+Every method blocks (disk I/O); the layers above call them from worker threads. `apply_entries`
+is only ever called by one thread at a time (the Raft driver serialises it); reads run
+concurrently, which RocksDB supports.
+
+Column families: `kv` holds the state machine, `meta` its revision, applied index, generation
+and node flags, `raft` the Raft log and hard state (see raftstore.py). Keys in `kv` carry a
+one-byte generation prefix: the live state is generation G; a snapshot being received is
+written into the other generation and becomes live atomically, in the one synced batch that also
+resets the Raft log (see snapshots.py), so a crash mid-install leaves the old state intact.
+
+Applying committed entries is not fsync'd: the Raft log holding them already is, and the applied
+index is written in the same atomic batch as their effects, so after a crash the node re-applies
+exactly the entries whose effects were lost.
 """
 
 from __future__ import annotations
@@ -17,8 +24,16 @@ from dataclasses import dataclass
 
 import rocksdict as rd
 
-from photon_node.core.commands import Command, Expect, Kind, Outcome, Result
+from photon_node.core.commands import (
+    Command,
+    Kind,
+    Outcome,
+    Result,
+    decode,
+    precondition_holds,
+)
 from photon_node.core.errors import DataDirError, StorageCorrupted
+from photon_node.core.rafttypes import Entry, EntryKind
 from photon_node.storage import records
 from photon_node.storage.datadir import DataDir, disk_usage
 
@@ -26,8 +41,11 @@ logger = logging.getLogger(__name__)
 
 CF_KV = "kv"
 CF_META = "meta"
+CF_RAFT = "raft"
 META_REVISION = b"revision"
-_U64 = struct.Struct(">Q")
+META_APPLIED = b"applied"
+META_GENERATION = b"generation"
+U64 = struct.Struct(">Q")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,95 +68,118 @@ def _options() -> rd.Options:
     return options
 
 
-def _looks_corrupt(error: Exception) -> bool:
+def looks_corrupt(error: Exception) -> bool:
     text = str(error).lower()
     return any(word in text for word in ("corrupt", "checksum", "no such file", "truncated"))
 
 
-def _satisfied(command: Command, current: int) -> bool:
-    if command.expect is Expect.REVISION:
-        return current == command.expected_revision
-    if command.expect is Expect.ABSENT:
-        return current == 0
-    if command.expect is Expect.EXISTS:
-        return current != 0
-    return True
+def _upper_bound(prefix: bytes) -> bytes:
+    return prefix + b"\xff" * 1100  # keys are at most 1 KiB
 
 
 class Engine:
     def __init__(self, datadir: DataDir, db: rd.Rdict) -> None:
         self.datadir = datadir
-        self._db = db
-        self._kv = db.get_column_family(CF_KV)
-        self._meta = db.get_column_family(CF_META)
-        self._kv_handle = db.get_column_family_handle(CF_KV)
-        self._meta_handle = db.get_column_family_handle(CF_META)
-        self._sync = rd.WriteOptions()
-        self._sync.sync = True
-        raw = self._meta.get(META_REVISION)
-        self._revision = _U64.unpack(raw)[0] if raw else 0
+        self.db = db
+        self.kv = db.get_column_family(CF_KV)
+        self.meta = db.get_column_family(CF_META)
+        self.raft = db.get_column_family(CF_RAFT)
+        self.kv_handle = db.get_column_family_handle(CF_KV)
+        self.meta_handle = db.get_column_family_handle(CF_META)
+        self.raft_handle = db.get_column_family_handle(CF_RAFT)
+        self.nosync = rd.WriteOptions()
+        self.revision = self._meta_int(META_REVISION)
+        self.applied = self._meta_int(META_APPLIED)
+        self.generation = self._meta_int(META_GENERATION) & 1
+
+    def _meta_int(self, name: bytes) -> int:
+        raw = self.meta.get(name)
+        return U64.unpack(raw)[0] if raw else 0
 
     @classmethod
     def open(cls, datadir: DataDir) -> Engine:
         """Open (and recover) the database. Blocking: replays the WAL."""
-        options = _options()
-        families = {CF_KV: rd.Options(raw_mode=True), CF_META: rd.Options(raw_mode=True)}
+        families = {name: rd.Options(raw_mode=True) for name in (CF_KV, CF_META, CF_RAFT)}
         try:
-            db = rd.Rdict(datadir.db_path, options, column_families=families)
+            db = rd.Rdict(datadir.db_path, _options(), column_families=families)
         except Exception as error:
-            if _looks_corrupt(error):
+            if looks_corrupt(error):
                 raise DataDirError(
                     f"the database in {datadir.db_path} is damaged and was not opened: {error}. "
                     "Restore this node from its peers or a backup"
                 ) from error
             raise DataDirError(f"cannot open the database in {datadir.db_path}: {error}") from error
         engine = cls(datadir, db)
-        logger.info("opened %s at revision %d", datadir.db_path, engine.revision)
+        engine.discard_generation(engine.generation ^ 1)  # leftovers of an interrupted install
+        logger.info(
+            "opened %s at revision %d, applied index %d",
+            datadir.db_path, engine.revision, engine.applied,
+        )  # fmt: skip
         return engine
 
-    @property
-    def revision(self) -> int:
-        return self._revision
+    # -- keys ----------------------------------------------------------------------------------
+    def key(self, user_key: bytes, generation: int | None = None) -> bytes:
+        return bytes((self.generation if generation is None else generation,)) + user_key
 
-    def apply(self, commands: Sequence[Command]) -> list[Result]:
-        """Apply commands in order as one atomic, fsync'd batch; return one result each."""
+    def write_durable(self, batch: rd.WriteBatch) -> None:
+        """Write and fsync the WAL. (write(sync=True) holds the GIL through the fsync in
+        rocksdict, stalling the event loop; flush_wal(sync=True) releases it.)"""
+        self.db.write(batch, self.nosync)
+        self.db.flush_wal(True)
+
+    def discard_generation(self, generation: int) -> None:
+        prefix = bytes((generation,))
         batch = rd.WriteBatch(raw_mode=True)
-        revision = self._revision
-        pending: dict[bytes, int] = {}  # key -> revision as of earlier commands in this batch
-        results = []
-        for command in commands:
-            current = pending.get(command.key)
-            if current is None:
-                current = records.revision_of(command.key, self._kv.get(command.key))
-            if not _satisfied(command, current):
-                results.append(Result(Outcome.PRECONDITION_FAILED, current))
+        batch.delete_range(prefix, _upper_bound(prefix), self.kv_handle)
+        self.db.write(batch, self.nosync)
+
+    # -- state machine -------------------------------------------------------------------------
+    def apply_entries(self, entries: Sequence[Entry]) -> list[Result | None]:
+        """Apply committed entries in order as one atomic batch (not fsync'd: see above).
+        Returns one Result per NORMAL entry and None for the others."""
+        batch = rd.WriteBatch(raw_mode=True)
+        revision = self.revision
+        pending: dict[bytes, int] = {}  # key -> revision as of earlier entries in this batch
+        results: list[Result | None] = []
+        for entry in entries:
+            if entry.kind is not EntryKind.NORMAL:
+                results.append(None)
                 continue
-            if command.kind is Kind.DELETE and current == 0:
-                results.append(Result(Outcome.NOT_FOUND, 0))
-                continue
-            revision += 1
-            if command.kind is Kind.PUT:
-                batch.put(
-                    command.key,
-                    records.pack(command.key, revision, command.value),
-                    self._kv_handle,
-                )
-                pending[command.key] = revision
-            else:
-                batch.delete(command.key, self._kv_handle)
-                pending[command.key] = 0
-            results.append(Result(Outcome.OK, revision, created=current == 0))
-        if revision != self._revision:
-            batch.put(META_REVISION, _U64.pack(revision), self._meta_handle)
-            self._db.write(batch, self._sync)
-            self._revision = revision
+            command = decode(entry.data)
+            result, revision = self._apply_one(batch, command, revision, pending)
+            results.append(result)
+        batch.put(META_REVISION, U64.pack(revision), self.meta_handle)
+        batch.put(META_APPLIED, U64.pack(entries[-1].index), self.meta_handle)
+        self.db.write(batch, self.nosync)
+        self.revision = revision
+        self.applied = entries[-1].index
         return results
+
+    def _apply_one(
+        self, batch: rd.WriteBatch, command: Command, revision: int, pending: dict[bytes, int]
+    ) -> tuple[Result, int]:
+        current = pending.get(command.key)
+        if current is None:
+            current = records.revision_of(command.key, self.kv.get(self.key(command.key)))
+        if not precondition_holds(command, current):
+            return Result(Outcome.PRECONDITION_FAILED, current), revision
+        if command.kind is Kind.DELETE and current == 0:
+            return Result(Outcome.NOT_FOUND, 0), revision
+        revision += 1
+        if command.kind is Kind.PUT:
+            record = records.pack(command.key, revision, command.value)
+            batch.put(self.key(command.key), record, self.kv_handle)
+            pending[command.key] = revision
+        else:
+            batch.delete(self.key(command.key), self.kv_handle)
+            pending[command.key] = 0
+        return Result(Outcome.OK, revision, created=current == 0), revision
 
     def get(self, key: bytes) -> Item | None:
         try:
-            record = self._kv.get(key)
+            record = self.kv.get(self.key(key))
         except Exception as error:
-            if _looks_corrupt(error):
+            if looks_corrupt(error):
                 raise StorageCorrupted(f"read failed: {error}") from error
             raise
         if record is None:
@@ -150,14 +191,16 @@ class Engine:
         self, prefix: bytes, start: bytes, limit: int, max_bytes: int
     ) -> tuple[list[Item], bytes | None]:
         """Items with the prefix from `start` on, in key order; and the key to continue at."""
-        iterator = self._kv.iter()
+        iterator = self.kv.iter()
+        generation_prefix = self.key(b"")
         try:
-            iterator.seek(max(prefix, start))
+            iterator.seek(self.key(max(prefix, start)))
             items: list[Item] = []
             size = 0
             while iterator.valid():
-                key = iterator.key()
-                if not key.startswith(prefix):
+                full_key = iterator.key()
+                key = full_key[1:]
+                if not full_key.startswith(generation_prefix) or not key.startswith(prefix):
                     return items, None
                 if len(items) >= limit or (items and size >= max_bytes):
                     return items, key
@@ -170,30 +213,31 @@ class Engine:
         except StorageCorrupted:
             raise
         except Exception as error:
-            if _looks_corrupt(error):
+            if looks_corrupt(error):
                 raise StorageCorrupted(f"scan failed: {error}") from error
             raise
         finally:
             del iterator
 
+    # -- node flags ----------------------------------------------------------------------------
     def get_meta(self, name: bytes) -> bytes | None:
-        return self._meta.get(name)
+        return self.meta.get(name)
 
     def set_meta(self, name: bytes, value: bytes | None) -> None:
         batch = rd.WriteBatch(raw_mode=True)
         if value is None:
-            batch.delete(name, self._meta_handle)
+            batch.delete(name, self.meta_handle)
         else:
-            batch.put(name, value, self._meta_handle)
-        self._db.write(batch, self._sync)
+            batch.put(name, value, self.meta_handle)
+        self.write_durable(batch)
 
     def size_bytes(self) -> int:
         return disk_usage(self.datadir.db_path)
 
     def close(self) -> None:
         """Flush memtables and close. The WAL already holds every acknowledged write."""
-        self._kv = self._meta = None  # type: ignore[assignment]
-        self._kv_handle = self._meta_handle = None  # type: ignore[assignment]
-        self._db.flush(True)
-        self._db.close()
-        logger.info("closed %s at revision %d", self.datadir.db_path, self._revision)
+        self.kv = self.meta = self.raft = None  # type: ignore[assignment]
+        self.kv_handle = self.meta_handle = self.raft_handle = None  # type: ignore[assignment]
+        self.db.flush(True)
+        self.db.close()
+        logger.info("closed %s at revision %d", self.datadir.db_path, self.revision)

@@ -1,0 +1,486 @@
+"""Drives a RaftCore with real time, RocksDB persistence, the peer transport and the state
+machine; the Log the rest of the node writes through.
+
+One loop task owns the core. Each turn it feeds the core what arrived (ticks, messages,
+proposals, read requests), then handles every Ready in order: persist (fsync) hard state and
+entries, send messages, apply committed entries, release reads, advance. Proposals that arrive
+while a Ready is being persisted queue up and go into the next one, so batching is natural.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from photon_node.cluster.raft import codec
+from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
+from photon_node.cluster.transport import FrameType, PeerTransport
+from photon_node.core.commands import Command, Result, encode
+from photon_node.core.errors import Unavailable
+from photon_node.core.metrics import NodeMetrics
+from photon_node.core.rafttypes import Config, EntryKind, Message, MsgType, SnapshotMeta
+from photon_node.storage import snapshots
+from photon_node.storage.engine import Engine
+from photon_node.storage.raftstore import RaftStore
+
+logger = logging.getLogger(__name__)
+
+_U64 = struct.Struct(">Q")
+SNAPSHOT_TIMEOUT = 600.0
+
+
+class NotLeaderError(Unavailable):
+    """This node is not the leader; `leader` names the one it knows of (or '')."""
+
+    code = "not_leader"
+
+    def __init__(self, leader: str) -> None:
+        super().__init__(f"not the leader; leader is {leader or 'unknown'}", leader=leader)
+        self.leader = leader
+
+
+class OutcomeUnknown(Unavailable):
+    code = "outcome_unknown"
+
+
+@dataclass
+class _Incoming:
+    message: Message
+    revision: int
+    staged: bool
+    queue: asyncio.Queue
+    task: asyncio.Task | None = None
+
+
+class RaftDriver:
+    def __init__(
+        self,
+        node_id: str,
+        engine: Engine,
+        store: RaftStore,
+        metrics: NodeMetrics,
+        options: RaftOptions | None = None,
+        tick_seconds: float = 0.1,
+        compact_threshold: int = 10000,
+        compact_keep: int = 2000,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.request_timeout = request_timeout
+        self.id = node_id
+        self.engine = engine
+        self.store = store
+        self.metrics = metrics
+        self.options = options or RaftOptions()
+        self.tick_seconds = tick_seconds
+        self.compact_threshold = compact_threshold
+        self.compact_keep = compact_keep
+        self.transport: PeerTransport | None = None
+        self.core: RaftCore | None = None
+        self.on_config: Callable[[Config], None] = lambda config: None
+        self._inbox: deque[Message] = deque()
+        self._proposals: deque[tuple[bytes, EntryKind, asyncio.Future]] = deque()
+        self._waiting: dict[int, tuple[int, asyncio.Future]] = {}
+        self._read_waiters: list[asyncio.Future] = []
+        self._reads_inflight: dict[bytes, list[asyncio.Future]] = {}
+        self._reads_ready: list[tuple[int, list[asyncio.Future]]] = []
+        self._incoming: dict[str, _Incoming] = {}
+        self._staged: tuple[int, int] | None = None  # (snapshot index, revision) ready to install
+        self._ticks = 0
+        self._read_seq = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._senders: set[asyncio.Task] = set()
+        self._was_leader = False
+        self._stopping = False
+        self.failure: BaseException | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self, bootstrap: Config | None) -> None:
+        hard, snap, entries = await asyncio.to_thread(self.store.load)
+        if bootstrap is not None and hard.term == 0 and snap.index == 0 and not entries:
+            snap = SnapshotMeta(0, 0, bootstrap)
+            await asyncio.to_thread(self.store.compact, snap)
+        applied = max(self.engine.applied, snap.index)
+        seed = hash((self.id, time.time_ns()))
+        self.core = RaftCore(
+            self.id, hard, snap, entries, applied, random.Random(seed), self.options
+        )
+        self._last_config = self.core.log.config
+        self.on_config(self._last_config)
+        if self.core.log.config.voters == {self.id}:
+            self.core.campaign(pre=False)  # the only voter: no one to wait for
+        self._tasks = [
+            asyncio.create_task(self._run(), name="raft-loop"),
+            asyncio.create_task(self._tick_loop(), name="raft-ticks"),
+        ]
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._tasks) and not self._tasks[0].done()
+
+    async def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in [*self._tasks, *self._senders]:
+            task.cancel()
+        for incoming in self._incoming.values():
+            if incoming.task:
+                incoming.task.cancel()
+        await asyncio.gather(*self._tasks, *self._senders, return_exceptions=True)
+        self._fail_all(Unavailable("the node is shutting down"))
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            self._ticks += 1
+            self._wake.set()
+
+    # -- requests ------------------------------------------------------------------------------
+    async def propose(self, command: Command) -> Result:
+        return await self._propose(encode(command), EntryKind.NORMAL)
+
+    async def change_config(self, config: Config) -> None:
+        core = self._core()
+        try:
+            core.propose_config(config)  # validated and appended now; committed by the loop
+        except NotLeader as error:
+            raise NotLeaderError(error.leader) from error
+        except ProposalRefused as error:
+            raise Unavailable(str(error)) from error
+        index = core.log.last_index
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[index] = (core.term, future)
+        self._wake.set()
+        await future
+
+    async def _propose(self, data: bytes, kind: EntryKind) -> Result:
+        if self.failure is not None or self._stopping:
+            raise Unavailable("raft has stopped")
+        core = self._core()
+        if core.role is not Role.LEADER:
+            raise NotLeaderError(core.leader)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future.proposed_at = time.perf_counter()  # type: ignore[attr-defined]
+        self._proposals.append((data, kind, future))
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.request_timeout)
+        except TimeoutError as error:
+            raise OutcomeUnknown(
+                "the write was not committed in time; it may or may not apply"
+            ) from error
+
+    async def read_barrier(self) -> None:
+        """Return once this leader has confirmed it still leads and applied the read index."""
+        core = self._core()
+        if core.role is not Role.LEADER:
+            raise NotLeaderError(core.leader)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._read_waiters.append(future)
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.request_timeout)
+        except TimeoutError as error:
+            raise Unavailable("leadership could not be confirmed in time; retry") from error
+
+    def transfer_leadership(self, target: str) -> None:
+        core = self._core()
+        try:
+            core.transfer_leadership(target)
+        except NotLeader as error:
+            raise NotLeaderError(error.leader) from error
+        except ProposalRefused as error:
+            raise Unavailable(str(error)) from error
+        self._wake.set()
+
+    def _core(self) -> RaftCore:
+        if self.core is None:
+            raise Unavailable("raft is starting")
+        return self.core
+
+    # -- inbound frames ------------------------------------------------------------------------
+    def on_frame(self, peer: str, kind: int, body: bytes) -> None:
+        if kind == FrameType.RAFT:
+            try:
+                self._inbox.append(codec.decode(body))
+            except codec.CodecError as error:
+                self.metrics.raft_rejected.labels("malformed").inc()
+                logger.warning("dropped malformed raft message from %s: %s", peer, error)
+                return
+            self._wake.set()
+        elif kind == FrameType.SNAP_BEGIN:
+            self._snapshot_begin(peer, body)
+        elif kind in (FrameType.SNAP_CHUNK, FrameType.SNAP_END):
+            incoming = self._incoming.get(peer)
+            if incoming is not None:
+                incoming.queue.put_nowait((kind, body))
+
+    def _snapshot_begin(self, peer: str, body: bytes) -> None:
+        old = self._incoming.pop(peer, None)
+        if old and old.task:
+            old.task.cancel()
+        try:
+            (revision,) = _U64.unpack_from(body)
+            message = codec.decode(body[_U64.size :])
+        except (struct.error, codec.CodecError):
+            return
+        core = self._core()
+        incoming = _Incoming(message, revision, core.accepts_snapshot(message), asyncio.Queue())
+        incoming.task = asyncio.create_task(self._receive_snapshot(peer, incoming))
+        self._incoming[peer] = incoming
+
+    async def _receive_snapshot(self, peer: str, incoming: _Incoming) -> None:
+        if incoming.staged:
+            await asyncio.to_thread(snapshots.stage_begin, self.engine)
+        while True:
+            kind, body = await incoming.queue.get()
+            if kind == FrameType.SNAP_END:
+                break
+            if incoming.staged:
+                await asyncio.to_thread(snapshots.stage_chunk, self.engine, body)
+        if self._incoming.get(peer) is incoming:
+            del self._incoming[peer]
+        snap = incoming.message.snapshot
+        assert snap is not None
+        core = self._core()
+        if core.accepts_snapshot(incoming.message) and not incoming.staged:
+            return  # it became installable mid-stream without data; the leader will resend
+        if incoming.staged:
+            self._staged = (snap.index, incoming.revision)
+        self._inbox.append(incoming.message)
+        self._wake.set()
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                await self._wake.wait()
+                self._wake.clear()
+                self._feed()
+                core = self._core()
+                while core.has_ready():
+                    await self._handle_ready()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            self.failure = error
+            logger.exception("raft loop failed; the node must restart")
+            self._fail_all(Unavailable(f"raft failed: {error}"))
+            raise
+
+    def _feed(self) -> None:
+        core = self._core()
+        ticks, self._ticks = self._ticks, 0
+        for _ in range(min(ticks, 5)):
+            core.tick()
+        while self._inbox:
+            message = self._inbox.popleft()
+            if message.type is MsgType.SNAPSHOT:
+                assert message.snapshot is not None
+                staged = self._staged is not None and self._staged[0] == message.snapshot.index
+                if core.accepts_snapshot(message) and not staged:
+                    continue  # installable, but its data was not staged: the leader resends
+                core.step(message)
+                if core.ready_snapshot_pending() is None:
+                    self._staged = None  # the core did not take it: discard the staged data
+                continue
+            core.step(message)
+        while self._proposals:
+            data, kind, future = self._proposals.popleft()
+            if future.done():
+                continue
+            try:
+                index, term = core.propose(data, kind)
+                self._waiting[index] = (term, future)
+            except NotLeader as error:
+                future.set_exception(NotLeaderError(error.leader))
+            except ProposalRefused as error:
+                future.set_exception(Unavailable(str(error)))
+        if self._read_waiters:
+            waiters, self._read_waiters = self._read_waiters, []
+            self._read_seq += 1
+            context = _U64.pack(self._read_seq)
+            try:
+                core.read_index(context)
+                self._reads_inflight[context] = waiters
+            except NotLeader as error:
+                for future in waiters:
+                    if not future.done():
+                        future.set_exception(NotLeaderError(error.leader))
+
+    async def _handle_ready(self) -> None:
+        core = self._core()
+        rd = core.ready()
+        if rd.snapshot is not None:
+            assert self._staged is not None and self._staged[0] == rd.snapshot.index
+            _, revision = self._staged
+            self._staged = None
+            await asyncio.to_thread(self.store.install, rd.snapshot, core.hard_state, revision)
+            self._fail_waiting(OutcomeUnknown("a snapshot replaced this node's state"))
+            logger.info("installed snapshot at index %d", rd.snapshot.index)
+        if rd.entries or rd.hard_state is not None:
+            started = time.perf_counter()
+            await asyncio.to_thread(self.store.save, rd.hard_state, rd.entries)
+            self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
+        for message in rd.messages:
+            self._send(message)
+        if rd.committed:
+            started = time.perf_counter()
+            results = await asyncio.to_thread(self.engine.apply_entries, rd.committed)
+            self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
+            now = time.perf_counter()
+            for entry, result in zip(rd.committed, results, strict=True):
+                waiting = self._waiting.pop(entry.index, None)
+                if waiting is None or waiting[1].done():
+                    continue
+                term, future = waiting
+                if term != entry.term:
+                    self.metrics.raft_proposals.labels("overwritten").inc()
+                    future.set_exception(Unavailable("leadership changed; write not applied"))
+                else:
+                    self.metrics.raft_proposals.labels("committed").inc()
+                    self.metrics.raft_replication_seconds.observe(now - self._proposed_at(future))
+                    future.set_result(result)
+        for context, index in rd.reads:
+            self._reads_ready.append((index, self._reads_inflight.pop(context, [])))
+        core.advance(rd)
+        self._release_reads()
+        self._observe(core)
+        await self._maybe_compact(core)
+
+    @staticmethod
+    def _proposed_at(future: asyncio.Future) -> float:
+        return getattr(future, "proposed_at", time.perf_counter())
+
+    def _send(self, message: Message) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        if message.type is MsgType.SNAPSHOT:
+            task = asyncio.create_task(self._send_snapshot(message))
+            self._senders.add(task)
+            task.add_done_callback(self._senders.discard)
+            return
+        transport.send(message.dst, FrameType.RAFT, codec.encode(message))
+
+    async def _send_snapshot(self, message: Message) -> None:
+        reader = snapshots.SnapshotReader(self.engine)  # now, before anything else is applied
+        assert message.snapshot is not None and reader.index == message.snapshot.index
+        transport = self.transport
+        assert transport is not None
+        peer = message.dst
+        ok = False
+        try:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                head = _U64.pack(reader.revision) + codec.encode(message)
+                await transport.send_waiting(peer, FrameType.SNAP_BEGIN, head)
+                chunks = reader.chunks()
+                while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                    await transport.send_waiting(peer, FrameType.SNAP_CHUNK, chunk)
+                await transport.send_waiting(peer, FrameType.SNAP_END, b"")
+                ok = True
+                logger.info("sent snapshot at index %d to %s", reader.index, peer)
+        except (TimeoutError, ConnectionError, OSError) as error:
+            logger.warning("snapshot to %s failed: %s", peer, error)
+        finally:
+            reader.close()
+            if self.core is not None:
+                self.core.report_snapshot(peer, ok)
+                self._wake.set()
+
+    def _release_reads(self) -> None:
+        keep = []
+        for index, futures in self._reads_ready:
+            if self.engine.applied >= index:
+                for future in futures:
+                    if not future.done():
+                        future.set_result(None)
+            else:
+                keep.append((index, futures))
+        self._reads_ready = keep
+
+    def _observe(self, core: RaftCore) -> None:
+        leader = core.role is Role.LEADER
+        if leader != self._was_leader:
+            self.metrics.raft_leader_changes.inc()
+            if not leader:
+                self._fail_waiting(
+                    OutcomeUnknown("leadership lost; the write may not have applied")
+                )
+            self._was_leader = leader
+        m = self.metrics
+        m.raft_term.set(core.term)
+        m.raft_is_leader.set(int(leader))
+        m.raft_commit.set(core.log.committed)
+        m.raft_applied.set(self.engine.applied)
+        if leader:
+            for peer, progress in core.progress.items():
+                if peer != self.id:
+                    m.raft_follower_lag.labels(peer).set(core.log.last_index - progress.match)
+        if core.log.config is not self._last_config:
+            self._last_config = core.log.config
+            self.on_config(self._last_config)
+
+    def _fail_waiting(self, error: Exception) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for _, future in waiting.values():
+            if not future.done():
+                self.metrics.raft_proposals.labels("dropped").inc()
+                future.set_exception(error)
+        reads = [f for fs in self._reads_inflight.values() for f in fs]
+        reads += [f for _, fs in self._reads_ready for f in fs]
+        self._reads_inflight, self._reads_ready = {}, []
+        for future in reads:
+            if not future.done():
+                future.set_exception(NotLeaderError(""))
+
+    def _fail_all(self, error: Exception) -> None:
+        self._fail_waiting(error)
+        while self._proposals:
+            _, _, future = self._proposals.popleft()
+            if not future.done():
+                future.set_exception(error)
+        for future in self._read_waiters:
+            if not future.done():
+                future.set_exception(error)
+        self._read_waiters = []
+
+    async def _maybe_compact(self, core: RaftCore) -> None:
+        log = core.log
+        if log.applied - log.snap_index < self.compact_threshold:
+            return
+        index = min(log.applied, log.stable) - self.compact_keep
+        term = log.term(index)
+        if index <= log.snap_index or term is None:
+            return
+        await asyncio.to_thread(self.store.compact, SnapshotMeta(index, term, log.config_at(index)))
+        log.compact(index)
+
+    # -- status --------------------------------------------------------------------------------
+    def status(self) -> dict:
+        core = self._core()
+        log = core.log
+        status = {
+            "role": core.role.value,
+            "term": core.term,
+            "leader": core.leader,
+            "commit_index": log.committed,
+            "applied_index": self.engine.applied,
+            "last_index": log.last_index,
+            "snapshot_index": log.snap_index,
+            "voters": sorted(log.config.voters),
+            "learners": sorted(log.config.learners),
+        }
+        if core.role is Role.LEADER:
+            status["followers"] = {
+                peer: {"match": p.match, "lag": log.last_index - p.match, "state": p.state.value}
+                for peer, p in sorted(core.progress.items())
+                if peer != self.id
+            }
+        return status

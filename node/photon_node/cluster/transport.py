@@ -1,0 +1,249 @@
+"""Authenticated TCP transport between nodes on the peer port (Raft messages, snapshot streams).
+
+Each node sends over its own outbound connection to each peer and receives on connections the
+peers opened. A connection starts with a signed hello exchange (node ids, fresh nonces, protocol
+versions) and then carries length-prefixed frames MAC'd with a per-connection session key and
+sequence number (auth.StreamSession). Frames to an unreachable peer are dropped, which Raft
+tolerates; snapshot frames wait for queue space instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from photon_node.cluster.auth import AuthError, StreamSession, hello_mac, new_nonce
+
+logger = logging.getLogger(__name__)
+
+_LEN = struct.Struct(">I")
+MAX_FRAME = 64 << 20
+HELLO_TIMEOUT = 5.0
+QUEUE_FRAMES = 4096
+
+
+class FrameType:
+    RAFT = 1
+    SNAP_BEGIN = 2
+    SNAP_CHUNK = 3
+    SNAP_END = 4
+
+
+@dataclass(frozen=True)
+class Identity:
+    node_id: str
+    protocol: int
+    min_protocol: int
+
+
+def compatible(a_protocol: int, a_min: int, b_protocol: int, b_min: int) -> bool:
+    return a_protocol >= b_min and b_protocol >= a_min
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    (size,) = _LEN.unpack(await reader.readexactly(_LEN.size))
+    if size > MAX_FRAME:
+        raise AuthError("malformed", f"frame of {size} bytes exceeds the limit")
+    return await reader.readexactly(size)
+
+
+def _write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
+    writer.write(_LEN.pack(len(payload)) + payload)
+
+
+class _Outbound:
+    def __init__(self, transport: PeerTransport, peer: str) -> None:
+        self.transport = transport
+        self.peer = peer
+        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(QUEUE_FRAMES)
+        self.task = asyncio.create_task(self._run(), name=f"peer-{peer}")
+        self.connected = False
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            addr = self.transport.resolve(self.peer)
+            if addr is None:
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await self._session(addr)
+                backoff = 0.05
+            except (OSError, asyncio.IncompleteReadError, AuthError, ValueError) as error:
+                if self.connected:
+                    logger.info("connection to %s (%s) lost: %s", self.peer, addr, error)
+                self.connected = False
+                self._drop_queued()
+                self.transport.on_unreachable(self.peer)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    def _drop_queued(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    async def _session(self, addr: str) -> None:
+        host, _, port = addr.rpartition(":")
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host.strip("[]"), int(port)), HELLO_TIMEOUT
+        )
+        try:
+            session = await asyncio.wait_for(self._hello(reader, writer), HELLO_TIMEOUT)
+            if not self.connected:
+                logger.info("connected to peer %s at %s", self.peer, addr)
+            self.connected = True
+            while True:
+                kind, body = await self.queue.get()
+                _write_frame(writer, session.seal(bytes((kind,)) + body))
+                if self.queue.empty() or writer.transport.get_write_buffer_size() > 1 << 20:
+                    await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _hello(self, reader, writer) -> StreamSession:
+        me = self.transport.identity
+        secret = self.transport.secret
+        nonce = new_nonce()
+        body = {
+            "id": me.node_id, "to": self.peer, "nonce": nonce.hex(),
+            "protocol": me.protocol, "min_protocol": me.min_protocol,
+        }  # fmt: skip
+        signed = json.dumps(body, sort_keys=True).encode()
+        _write_frame(writer, signed + hello_mac(secret, b"hello", signed))
+        await writer.drain()
+        frame = await _read_frame(reader)
+        raw, mac = frame[:-32], frame[-32:]
+        if hello_mac(secret, b"ack", nonce, raw) != mac:
+            raise AuthError("bad_mac", f"peer {self.peer} did not prove the cluster secret")
+        ack = json.loads(raw)
+        if ack.get("error"):
+            self.transport.on_reject("protocol")
+            raise AuthError("protocol", f"peer {self.peer} refused us: {ack['error']}")
+        if ack["id"] != self.peer:
+            raise AuthError("identity", f"expected {self.peer} at this address, found {ack['id']}")
+        self.transport.peer_protocols[self.peer] = (ack["protocol"], ack["min_protocol"])
+        return StreamSession(secret, True, nonce, bytes.fromhex(ack["nonce"]))
+
+
+class PeerTransport:
+    def __init__(
+        self,
+        identity: Identity,
+        secret: bytes | None,
+        resolve: Callable[[str], str | None],
+        on_frame: Callable[[str, int, bytes], None],
+        on_reject: Callable[[str], None] = lambda reason: None,
+        on_unreachable: Callable[[str], None] = lambda peer: None,
+    ) -> None:
+        self.identity = identity
+        self.secret = secret
+        self.resolve = resolve
+        self.on_frame = on_frame
+        self.on_reject = on_reject
+        self.on_unreachable = on_unreachable
+        self.peer_protocols: dict[str, tuple[int, int]] = {}
+        self._out: dict[str, _Outbound] = {}
+        self._server: asyncio.base_events.Server | None = None
+        self._inbound: set[asyncio.Task] = set()
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for out in self._out.values():
+            out.task.cancel()
+        for task in list(self._inbound):
+            task.cancel()
+        tasks = [o.task for o in self._out.values()] + list(self._inbound)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._out.clear()
+
+    def send(self, peer: str, kind: int, body: bytes) -> bool:
+        """Queue a frame; False (and dropped) if the peer's queue is full or no secret is set."""
+        if self.secret is None or peer == self.identity.node_id:
+            return False
+        out = self._out.get(peer) or self._out.setdefault(peer, _Outbound(self, peer))
+        try:
+            out.queue.put_nowait((kind, body))
+            return True
+        except asyncio.QueueFull:
+            return False
+
+    async def send_waiting(self, peer: str, kind: int, body: bytes) -> None:
+        """Queue a frame, waiting for space (snapshot streams)."""
+        if self.secret is None:
+            raise ConnectionError("no cluster secret configured")
+        out = self._out.get(peer) or self._out.setdefault(peer, _Outbound(self, peer))
+        await out.queue.put((kind, body))
+
+    def forget(self, peer: str) -> None:
+        out = self._out.pop(peer, None)
+        if out is not None:
+            out.task.cancel()
+
+    def connected(self, peer: str) -> bool:
+        out = self._out.get(peer)
+        return bool(out and out.connected)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._inbound.add(task)
+        peer = "?"
+        try:
+            session, peer = await asyncio.wait_for(
+                self._answer_hello(reader, writer), HELLO_TIMEOUT
+            )
+            while True:
+                payload = session.open(await _read_frame(reader))
+                if not payload:
+                    raise AuthError("malformed", "empty frame")
+                self.on_frame(peer, payload[0], payload[1:])
+        except AuthError as error:
+            self.on_reject(error.reason)
+            logger.warning("rejected peer connection from %s: %s", peer, error)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, KeyError):
+            pass
+        finally:
+            self._inbound.discard(task)
+            writer.close()
+
+    async def _answer_hello(self, reader, writer) -> tuple[StreamSession, str]:
+        frame = await _read_frame(reader)
+        if self.secret is None:
+            raise AuthError("unsigned", "this node has no cluster secret; it accepts no peers")
+        raw, mac = frame[:-32], frame[-32:]
+        if hello_mac(self.secret, b"hello", raw) != mac:
+            raise AuthError("bad_mac", "hello signature does not verify (wrong cluster secret?)")
+        hello = json.loads(raw)
+        me = self.identity
+        peer_nonce = bytes.fromhex(hello["nonce"])
+        nonce = new_nonce()
+        body: dict = {"id": me.node_id, "nonce": nonce.hex(), "protocol": me.protocol,
+                      "min_protocol": me.min_protocol}  # fmt: skip
+        error = None
+        if hello["to"] != me.node_id:
+            error = f"this is node {me.node_id}, not {hello['to']}"
+        elif not compatible(me.protocol, me.min_protocol, hello["protocol"], hello["min_protocol"]):
+            error = (
+                f"incompatible protocol: {hello['id']} speaks {hello['min_protocol']}-"
+                f"{hello['protocol']}, this node {me.min_protocol}-{me.protocol}"
+            )
+        if error:
+            body["error"] = error
+        signed = json.dumps(body, sort_keys=True).encode()
+        _write_frame(writer, signed + hello_mac(self.secret, b"ack", peer_nonce, signed))
+        await writer.drain()
+        if error:
+            raise AuthError("protocol" if "protocol" in error else "identity", error)
+        self.peer_protocols[hello["id"]] = (hello["protocol"], hello["min_protocol"])
+        return StreamSession(self.secret, False, nonce, peer_nonce), hello["id"]

@@ -1,0 +1,143 @@
+"""Membership on real processes: joining, drain, snapshots, secrets and protocol versions."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.support.cluster import get_json
+from tests.support.poll import wait_until
+
+pytestmark = pytest.mark.process
+
+
+def _body(raw: bytes, content_type: str):
+    return json.loads(raw) if content_type.startswith("application/json") else raw
+
+
+def call(url: str, method: str = "GET", data: bytes | None = None, headers=None):
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, _body(response.read(), response.headers["Content-Type"])
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, _body(error.read(), error.headers["Content-Type"])
+
+
+def raft(cluster, node) -> dict:
+    return cluster.status(node)["raft"]
+
+
+def test_fourth_node_joins_as_learner_and_catches_up_by_snapshot(cluster):
+    cluster.bootstrap(3, extra=["--snapshot-entries", "100"])
+    leader = cluster.leader()
+    for i in range(400):  # well past the compaction threshold: the log no longer starts at 1
+        assert call(f"{leader.url}/kv/k{i}", "PUT", b"v%d" % i)[0] == 200
+    wait_until(lambda: raft(cluster, leader)["snapshot_index"] > 0, 20, what="log compaction")
+    fourth = cluster.join("n4", extra=["--snapshot-entries", "100"])
+    wait_until(lambda: "n4" in raft(cluster, cluster.leader())["learners"], 30,
+               what="n4 added as a learner")  # fmt: skip
+    # 4 data nodes: the target is the largest odd voter count, 3; n4 stays a learner.
+    assert raft(cluster, cluster.leader())["voters"] == ["n1", "n2", "n3"]
+    wait_until(lambda: call(f"{fourth.url}/kv/k399?consistency=stale")[0] == 200, 30,
+               what="n4 caught up")  # fmt: skip
+    assert "installed snapshot" in fourth.log() or raft(cluster, fourth)["snapshot_index"] > 0
+
+
+def test_drain_moves_a_voter_out_safely(cluster):
+    cluster.bootstrap(3)
+    cluster.join("n4")
+    leader = cluster.leader()
+    wait_until(lambda: "n4" in raft(cluster, leader)["learners"], 30, what="n4 learner")
+    victim = leader  # the hardest case: drain the leader itself
+    status, body = call(f"{victim.url}/admin/drain", "POST")
+    assert status == 202 and body["draining"] is True
+    assert call(f"{victim.url}/admin/drain", "POST")[0] in (200, 202)  # idempotent
+    wait_until(lambda: call(f"{victim.url}/admin/drain")[1]["drained"], 60, what="drained")
+    new_leader = cluster.leader(exclude=(victim.node_id,))
+    members = raft(cluster, new_leader)
+    assert victim.node_id not in members["voters"] + members["learners"]
+    assert len(members["voters"]) == 3 and "n4" in members["voters"]  # promoted first
+    assert call(f"{victim.url}/health/ready")[0] == 503
+    assert call(f"{new_leader.url}/kv/after-drain", "PUT", b"ok")[0] == 200
+    # drained state survives a restart of the drained node
+    victim.stop()
+    victim.start()
+    wait_until(lambda: call(f"{victim.url}/admin/drain")[1]["drained"], 30, what="still drained")
+
+
+def test_drain_refused_when_it_would_break_quorum(cluster):
+    cluster.bootstrap(3)
+    leader = cluster.leader()
+    down = next(n for n in cluster.nodes.values() if n is not leader)
+    down.kill9()
+    wait_until(lambda: cluster.status(leader)["members"][down.node_id]["state"] == "dead", 30,
+               what="gossip declares the node dead")  # fmt: skip
+    other = next(n for n in cluster.nodes.values() if n not in (leader, down))
+    status, body = call(f"{other.url}/admin/drain", "POST")
+    assert status == 409
+    assert "quorum" in body["error"]["message"]
+    assert call(f"{other.url}/admin/drain")[1]["state"] == "none"
+
+
+def test_cancelled_drain_rejoins(cluster):
+    cluster.bootstrap(3)
+    cluster.join("n4")
+    wait_until(lambda: "n4" in raft(cluster, cluster.leader())["learners"], 30, what="learner")
+    n4 = cluster.nodes["n4"]
+    assert call(f"{n4.url}/admin/drain", "POST")[0] in (200, 202)
+    wait_until(lambda: call(f"{n4.url}/admin/drain")[1]["drained"], 30, what="n4 drained")
+    assert call(f"{n4.url}/admin/drain", "DELETE")[0] == 200
+    wait_until(lambda: "n4" in raft(cluster, cluster.leader())["learners"], 30, what="re-added")
+    n4.wait_ready(30)
+
+
+def test_wrong_secret_cannot_join(cluster):
+    cluster.bootstrap(3)
+    intruder = cluster.join("evil", secret="a-completely-different-secret!!", ready=False)
+    leader = cluster.leader()
+
+    def rejected() -> bool:
+        text = urllib.request.urlopen(leader.url + "/_metrics", timeout=5).read().decode()
+        return 'photon_gossip_frames_rejected_total{reason="bad_mac"}' in text
+
+    wait_until(rejected, 30, what="forged gossip counted")
+    assert "evil" not in cluster.status(leader)["members"]
+    assert "evil" not in raft(cluster, leader)["learners"]
+    assert call(f"{intruder.url}/health/ready")[0] == 503  # it never finds a leader
+
+
+def test_older_protocol_member_gates_new_features(cluster):
+    cluster.bootstrap(3)
+    old = cluster.join("old", extra=["--protocol-version", "1"])
+    leader = cluster.leader()
+    wait_until(lambda: cluster.status(leader)["effective_protocol_version"] == 1, 30,
+               what="effective protocol drops to 1")  # fmt: skip
+    assert call(f"{leader.url}/kv/p", "PUT", b"1")[0] == 200
+    status, body = call(f"{leader.url}/kv/p", "PUT", b"2", {"If-Match": "*"})
+    assert status == 409 and "protocol 2" in body["error"]["message"]
+    assert call(f"{old.url}/kv/p?consistency=stale")[0] in (200, 404)  # mixed cluster works
+    old.stop()
+    old.extra_args = [a for a in old.extra_args if a not in ("--protocol-version", "1")]
+    old.start().wait_ready(60)
+    wait_until(lambda: cluster.status(leader)["effective_protocol_version"] == 2, 30,
+               what="effective protocol back to 2")  # fmt: skip
+    assert call(f"{leader.url}/kv/p", "PUT", b"3", {"If-Match": "*"})[0] == 200
+
+
+def test_incompatible_protocol_is_refused(cluster):
+    cluster.bootstrap(3, extra=["--min-protocol-version", "2"])
+    old = cluster.join("ancient", extra=["--protocol-version", "1"], ready=False)
+    leader = cluster.leader()
+    text = ""
+
+    def refused() -> bool:
+        nonlocal text
+        text = old.log()
+        return "incompatible protocol" in text
+
+    wait_until(refused, 40, what="the old node told why it is refused")
+    assert "ancient" not in raft(cluster, leader)["voters"] + raft(cluster, leader)["learners"]
+    assert get_json(leader.url + "/cluster/status")["effective_protocol_version"] == 2

@@ -1,0 +1,140 @@
+"""Randomized fault schedules over the Raft simulation, ending in a quiet period."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from photon_node.cluster.raft.core import NotLeader, ProposalRefused, Role
+from photon_node.core.commands import Command, Expect, Kind
+from tests.sim.raft_sim import OpRecord, Simulation
+
+KEYS = ("a", "b", "c")
+
+
+@dataclass(frozen=True)
+class Faults:
+    crash: float = 0.004
+    restart: float = 0.05
+    partition: float = 0.004
+    heal: float = 0.03
+    membership: float = 0.01
+    transfer: float = 0.005
+    client: float = 0.6
+
+
+def leader(sim: Simulation):
+    leaders = [n for n in sim.nodes.values() if n.alive and n.core.role is Role.LEADER]
+    return max(leaders, key=lambda n: n.core.term) if leaders else None
+
+
+def random_op(sim: Simulation, client: int) -> tuple[OpRecord, Command | None]:
+    rng = sim.rng
+    key = rng.choice(KEYS)
+    roll = rng.random()
+    if roll < 0.35:
+        op = OpRecord(client, "get", key, None, None, False, sim.now)
+        return op, None
+    if roll < 0.55:
+        op = OpRecord(client, "delete", key, None, None, False, sim.now)
+        return op, Command(Kind.DELETE, key.encode())
+    value = f"v{sim.next_id()}".encode()
+    if roll < 0.7:
+        revisions = [o.revision for o in sim.ops if o.key == key and o.revision] or [1]
+        target = rng.choice(revisions[-3:])
+        op = OpRecord(client, "put", key, value, target, False, sim.now)
+        return op, Command(Kind.PUT, key.encode(), value, Expect.REVISION, target)
+    if roll < 0.78:
+        op = OpRecord(client, "put", key, value, None, True, sim.now)
+        return op, Command(Kind.PUT, key.encode(), value, Expect.ABSENT)
+    op = OpRecord(client, "put", key, value, None, False, sim.now)
+    return op, Command(Kind.PUT, key.encode(), value)
+
+
+def membership_change(sim: Simulation) -> None:
+    node = leader(sim)
+    if node is None:
+        return
+    core = node.core
+    config = core.log.config
+    rng = sim.rng
+    outside = sorted(set(sim.nodes) - config.members)
+    learners = sorted(config.learners)
+    choice = rng.random()
+    try:
+        if choice < 0.35 and outside:
+            new = rng.choice(outside)
+            core.propose_config(config.with_member(new, f"{new}:7701", voter=False))
+        elif choice < 0.7 and learners:
+            candidate = rng.choice(learners)
+            if core.progress[candidate].match >= core.log.last_index - 5:
+                core.propose_config(config.with_member(candidate, f"{candidate}:7701", voter=True))
+        elif len(config.voters) > 2:
+            victim = rng.choice(sorted(config.members))
+            core.propose_config(config.without(victim))
+    except (NotLeader, ProposalRefused):
+        return
+    node.pump()
+
+
+def run(seed: int, ticks: int = 400, quiet: int = 200, faults: Faults = Faults()) -> Simulation:
+    sim = Simulation(seed)
+    rng = sim.rng
+    clients = 4
+    busy: dict[int, OpRecord] = {}
+    for tick in range(ticks + quiet):
+        sim.now = float(tick)
+        stormy = tick < ticks
+        for node in sim.nodes.values():
+            if node.alive:
+                node.core.tick()
+                node.pump()
+        sim.deliver_due()
+        if stormy:
+            _inject_faults(sim, faults)
+        elif sim.partition:
+            sim.partition = {}
+        if not stormy:
+            for node in sim.nodes.values():
+                if not node.alive:
+                    node.restart()
+        for client in range(clients):
+            current = busy.get(client)
+            if current is not None and current.complete is None and tick - current.invoke < 40:
+                continue  # one outstanding request per client; give up waiting after 40 ticks
+            if rng.random() < faults.client and tick < ticks + quiet - 60:
+                alive = [n for n in sim.nodes.values() if n.alive]
+                target = leader(sim) if rng.random() < 0.8 else rng.choice(alive)
+                target = target or rng.choice(alive)
+                op, command = random_op(sim, client)
+                sim.ops.append(op)
+                busy[client] = op
+                target.submit(op, command)
+    return sim
+
+
+def _inject_faults(sim: Simulation, faults: Faults) -> None:
+    rng = sim.rng
+    nodes = list(sim.nodes.values())
+    if rng.random() < faults.crash:
+        alive = [n for n in nodes if n.alive]
+        if len(alive) > 1:
+            rng.choice(alive).crash()
+    if rng.random() < faults.restart:
+        dead = [n for n in nodes if not n.alive]
+        if dead:
+            rng.choice(dead).restart()
+    if rng.random() < faults.partition:
+        sim.partition = {n.id: rng.randrange(2) for n in nodes}
+    if sim.partition and rng.random() < faults.heal:
+        sim.partition = {}
+    if rng.random() < faults.membership:
+        membership_change(sim)
+    if rng.random() < faults.transfer:
+        node = leader(sim)
+        if node is not None:
+            voters = sorted(node.core.log.config.voters - {node.id})
+            if voters:
+                with contextlib.suppress(NotLeader, ProposalRefused):
+                    node.core.transfer_leadership(rng.choice(voters))
+                node.pump()
