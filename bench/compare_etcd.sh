@@ -210,20 +210,19 @@ start_etcd() {  # RUN_ID; sets ENDPOINTS
 }
 
 # -- PhotonDB ------------------------------------------------------------------------------------
-# Hook for the three-node cluster. A later issue adds `photonctl dev up --nodes 3`; this script
-# expects it to start the cluster on loopback under --data-dir, return once every node is ready,
-# and print the client endpoints as one comma-separated line (the last line of its stdout);
-# `photonctl dev down --data-dir DIR` stops it. Adjust these two functions when that lands.
+# The three-node cluster comes from `photonctl dev up`: real photon-node processes on loopback,
+# bootstrapped together, ready when it returns; its last line is "endpoints: URL,URL,URL".
 photon_dev_available() {
     photonctl dev --help >/dev/null 2>&1
 }
 
 photon_cluster_up() {  # DIR -> prints endpoints
-    photonctl dev up --nodes "$NODES" --data-dir "$1" | tail -n 1
+    photonctl dev up --nodes "$NODES" --dir "$1" --base-port "$(free_ports 1)" -- \
+        --log-level warning | sed -n 's/^endpoints: //p'
 }
 
 photon_cluster_down() {  # DIR
-    photonctl dev down --data-dir "$1" >/dev/null 2>&1
+    photonctl dev down --dir "$1" >/dev/null 2>&1
 }
 
 start_photon() {  # RUN_ID; sets ENDPOINTS, or returns 1 when PhotonDB is to be skipped

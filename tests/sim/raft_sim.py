@@ -14,7 +14,15 @@ import random
 from dataclasses import dataclass, field
 
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
-from photon_node.core.commands import Command, Kind, decode, encode, precondition_holds
+from photon_node.core.commands import (
+    Command,
+    Kind,
+    decode,
+    encode,
+    precondition_holds,
+    unwrap,
+    wrap,
+)
 from photon_node.core.rafttypes import (
     Config,
     Entry,
@@ -71,7 +79,7 @@ class SimNode:
         self.state = dict(d.snap_state)
         self.revision = d.snap_revision
         self.applied = d.snapshot.index
-        self.waiting: dict[int, tuple[int, OpRecord, Command]] = {}  # index -> (term, op, cmd)
+        self.waiting: dict[int, OpRecord] = {}  # request id -> op
         self.reads: dict[bytes, list[OpRecord]] = {}
         self.ready_reads: list[tuple[int, list[OpRecord]]] = []
         self.was_leader_term = 0
@@ -118,19 +126,13 @@ class SimNode:
             raise SafetyViolation(f"{self.id}: applied {entry.index} after {self.applied}")
         self.sim.check_applied(self.id, entry)
         self.applied = entry.index
-        result = None
-        if entry.kind is EntryKind.NORMAL:
-            command = decode(entry.data)
-            result = self._execute(command)
-        waiting = self.waiting.pop(entry.index, None)
-        if waiting is not None:
-            term, op, _ = waiting
-            if term != entry.term:
-                op.status = "failed"  # our entry was overwritten: definitely not applied
-                op.complete = self.sim.now
-            elif result is not None:
-                op.status, op.revision = result
-                op.complete = self.sim.now
+        if entry.kind is not EntryKind.NORMAL:
+            return
+        origin, request_id, data = unwrap(entry.data)
+        status, revision = self._execute(decode(data))
+        op = self.waiting.pop(request_id, None) if origin == self.id else None
+        if op is not None:
+            op.status, op.revision, op.complete = status, revision, self.sim.now
 
     def _execute(self, command: Command) -> tuple[str, int]:
         current = self.state.get(command.key.decode(), (None, 0))[1]
@@ -189,8 +191,10 @@ class SimNode:
                 self.core.read_index(context)
                 self.reads.setdefault(context, []).append(op)
             else:
-                index, term = self.core.propose(encode(command))
-                self.waiting[index] = (term, op, command)
+                request_id = self.sim.next_id()
+                data = wrap(self.id, request_id, encode(command))
+                self.core.forward(data, request_id.to_bytes(8, "big"))
+                self.waiting[request_id] = op
         except (NotLeader, ProposalRefused):
             op.status, op.complete = "failed", self.sim.now  # definite: nothing was appended
         self.pump()

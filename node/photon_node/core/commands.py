@@ -68,6 +68,30 @@ def precondition_holds(command: Command, current_revision: int) -> bool:
     return True
 
 
+_ENVELOPE = struct.Struct(">BH")
+_REQUEST = struct.Struct(">Q")
+ENVELOPE_VERSION = 1
+
+
+def wrap(origin: str, request_id: int, command: bytes) -> bytes:
+    """A log entry's data: the command plus who proposed it (node id, request id), so the
+    proposing node can answer its client when it applies the entry, wherever it was appended."""
+    name = origin.encode()
+    return _ENVELOPE.pack(ENVELOPE_VERSION, len(name)) + name + _REQUEST.pack(request_id) + command
+
+
+def unwrap(data: bytes) -> tuple[str, int, bytes]:
+    if len(data) < _ENVELOPE.size:
+        raise CodecError("entry shorter than its envelope")
+    version, size = _ENVELOPE.unpack_from(data)
+    if version != ENVELOPE_VERSION:
+        raise CodecError(f"unsupported envelope version {version}")
+    start = _ENVELOPE.size
+    origin = data[start : start + size].decode()
+    (request_id,) = _REQUEST.unpack_from(data, start + size)
+    return origin, request_id, data[start + size + _REQUEST.size :]
+
+
 _HEADER = struct.Struct(">BBBQH")
 _VALUE_LEN = struct.Struct(">I")
 

@@ -33,6 +33,9 @@ class MsgType(IntEnum):
     HEARTBEAT_RESP = 8
     SNAPSHOT = 9  # leader -> follower: install the state at snapshot.index (data streamed aside)
     TIMEOUT_NOW = 10  # leadership transfer: campaign now, ignoring leader stickiness
+    PROPOSE = 11  # follower -> leader: append these entries' data (context: a unique id)
+    READ_INDEX = 12  # follower -> leader: confirm leadership, tell me the read index
+    READ_INDEX_RESP = 13  # leader -> follower: `index` is safe to read at once applied
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from photon_node.core.commands import (
     Result,
     decode,
     precondition_holds,
+    unwrap,
 )
 from photon_node.core.errors import DataDirError, StorageCorrupted
 from photon_node.core.rafttypes import Entry, EntryKind
@@ -145,7 +146,7 @@ class Engine:
             if entry.kind is not EntryKind.NORMAL:
                 results.append(None)
                 continue
-            command = decode(entry.data)
+            command = decode(unwrap(entry.data)[2])
             result, revision = self._apply_one(batch, command, revision, pending)
             results.append(result)
         batch.put(META_REVISION, U64.pack(revision), self.meta_handle)

@@ -85,6 +85,7 @@ class _ReadRound:
     context: bytes
     index: int
     acks: set[str]
+    requester: str
 
 
 class RaftCore:
@@ -116,7 +117,9 @@ class RaftCore:
         self.randomized_timeout = 0
         self.transferee = ""
         self.transfer_elapsed = 0
-        self.pending_reads: list[tuple[bytes, int]] = []  # waiting for a current-term commit
+        self.pending_reads: list[tuple[bytes, str]] = []  # (context, requester) until a
+        # current-term entry commits
+        self.seen_proposals: dict[bytes, None] = {}  # recent PROPOSE ids: drop duplicates
         self.read_rounds: list[_ReadRound] = []
         self._msgs: list[Message] = []
         self._reads: list[tuple[bytes, int]] = []
@@ -132,6 +135,17 @@ class RaftCore:
             self.election_elapsed += 1
             if self.promotable and self.election_elapsed >= self.randomized_timeout:
                 self.campaign(pre=self.options.pre_vote)
+
+    def forward(self, data: bytes, proposal_id: bytes) -> None:
+        """On a follower: send a command to the leader, which appends it (no answer: the
+        proposer learns the outcome when it applies the entry)."""
+        if self.role is Role.LEADER:
+            self.propose(data)
+            return
+        if not self.leader:
+            raise NotLeader("")
+        entry = Entry(0, 0, EntryKind.NORMAL, data)
+        self._send(self.leader, MsgType.PROPOSE, entries=(entry,), context=proposal_id)
 
     def propose(self, data: bytes, kind: EntryKind = EntryKind.NORMAL) -> tuple[int, int]:
         """Append a command as leader; return (index, term) it will commit at, if it does."""
@@ -161,13 +175,20 @@ class RaftCore:
         return index, term
 
     def read_index(self, context: bytes) -> None:
-        """Ask for a linearizable read point; it appears in Ready.reads once confirmed."""
+        """Ask for a linearizable read point; it appears in Ready.reads once confirmed. On a
+        follower the leader confirms it and answers with its commit index."""
         if self.role is not Role.LEADER:
-            raise NotLeader(self.leader)
-        if self.log.term(self.log.committed) != self.term:
-            self.pending_reads.append((context, 0))
+            if not self.leader:
+                raise NotLeader("")
+            self._send(self.leader, MsgType.READ_INDEX, context=context)
             return
-        self._start_read(context)
+        self._read_for(context, self.id)
+
+    def _read_for(self, context: bytes, requester: str) -> None:
+        if self.log.term(self.log.committed) != self.term:
+            self.pending_reads.append((context, requester))
+            return
+        self._start_read(context, requester)
 
     def transfer_leadership(self, target: str) -> None:
         if self.role is not Role.LEADER:
@@ -429,6 +450,8 @@ class RaftCore:
             self._send(m.src, MsgType.HEARTBEAT_RESP, context=m.context)
         elif m.type is MsgType.SNAPSHOT:
             self._handle_snapshot(m)
+        elif m.type is MsgType.READ_INDEX_RESP:
+            self._reads.append((m.context, m.index))
         elif m.type is MsgType.TIMEOUT_NOW:
             logger.info("%s: campaigning now, asked by %s", self.id, m.src)
             self.campaign(pre=False, transfer=True)
@@ -500,6 +523,14 @@ class RaftCore:
         return active >= self._quorum()
 
     def _step_leader(self, m: Message) -> None:
+        if m.type is MsgType.PROPOSE:
+            if m.src in self.log.config.members:
+                self._accept_forwarded(m)
+            return
+        if m.type is MsgType.READ_INDEX:
+            if m.src in self.log.config.members:
+                self._read_for(m.context, m.src)
+            return
         progress = self.progress.get(m.src)
         if progress is None:
             return
@@ -541,6 +572,15 @@ class RaftCore:
         if m.src == self.transferee and progress.match == self.log.last_index:
             self._send(m.src, MsgType.TIMEOUT_NOW)
 
+    def _accept_forwarded(self, m: Message) -> None:
+        if self.transferee or m.context in self.seen_proposals:
+            return  # dropped: the proposer times out and reports an unknown outcome
+        self.seen_proposals[m.context] = None
+        if len(self.seen_proposals) > 100_000:
+            del self.seen_proposals[next(iter(self.seen_proposals))]
+        for entry in m.entries:
+            self.propose(entry.data)
+
     def _maybe_commit(self) -> bool:
         voters = self.log.config.voters
         matches = sorted(
@@ -558,8 +598,8 @@ class RaftCore:
     def _on_commit(self) -> None:
         if self.pending_reads and self.log.term(self.log.committed) == self.term:
             pending, self.pending_reads = self.pending_reads, []
-            for context, _ in pending:
-                self._start_read(context)
+            for context, requester in pending:
+                self._start_read(context, requester)
 
     def _broadcast_append(self) -> None:
         for peer in self._peers():
@@ -608,8 +648,8 @@ class RaftCore:
         )
 
     # -- reads ---------------------------------------------------------------------------------
-    def _start_read(self, context: bytes) -> None:
-        round_ = _ReadRound(context, self.log.committed, {self.id})
+    def _start_read(self, context: bytes, requester: str) -> None:
+        round_ = _ReadRound(context, self.log.committed, {self.id}, requester)
         self.read_rounds.append(round_)
         if len(self.log.config.voters) == 1:
             self._release_reads(round_)
@@ -630,7 +670,11 @@ class RaftCore:
         """A confirmed round also confirms every earlier one (they were started before it)."""
         while self.read_rounds:
             round_ = self.read_rounds.pop(0)
-            self._reads.append((round_.context, round_.index))
+            if round_.requester == self.id:
+                self._reads.append((round_.context, round_.index))
+            else:
+                self._send(round_.requester, MsgType.READ_INDEX_RESP, index=round_.index,
+                           context=round_.context)  # fmt: skip
             if round_ is upto:
                 return
 

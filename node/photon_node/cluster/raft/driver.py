@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from photon_node.cluster.raft import codec
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
 from photon_node.cluster.transport import FrameType, PeerTransport
-from photon_node.core.commands import Command, Result, encode
+from photon_node.core.commands import CodecError, Command, Result, encode, unwrap, wrap
 from photon_node.core.errors import Unavailable
 from photon_node.core.metrics import NodeMetrics
-from photon_node.core.rafttypes import Config, EntryKind, Message, MsgType, SnapshotMeta
+from photon_node.core.rafttypes import Config, Message, MsgType, SnapshotMeta
 from photon_node.storage import snapshots
 from photon_node.storage.engine import Engine
 from photon_node.storage.raftstore import RaftStore
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _U64 = struct.Struct(">Q")
 SNAPSHOT_TIMEOUT = 600.0
+_LEADER_MESSAGES = frozenset({MsgType.APPEND, MsgType.HEARTBEAT})
 
 
 class NotLeaderError(Unavailable):
@@ -84,8 +85,10 @@ class RaftDriver:
         self.core: RaftCore | None = None
         self.on_config: Callable[[Config], None] = lambda config: None
         self._inbox: deque[Message] = deque()
-        self._proposals: deque[tuple[bytes, EntryKind, asyncio.Future]] = deque()
-        self._waiting: dict[int, tuple[int, asyncio.Future]] = {}
+        self._proposals: deque[tuple[bytes, int, asyncio.Future]] = deque()
+        self._waiting: dict[int, tuple[int, asyncio.Future]] = {}  # config changes by index
+        self._requests: dict[int, asyncio.Future] = {}  # our commands by request id
+        self._request_seq = time.time_ns()  # unique across restarts of this node
         self._read_waiters: list[asyncio.Future] = []
         self._reads_inflight: dict[bytes, list[asyncio.Future]] = {}
         self._reads_ready: list[tuple[int, list[asyncio.Future]]] = []
@@ -97,6 +100,7 @@ class RaftDriver:
         self._tasks: list[asyncio.Task] = []
         self._senders: set[asyncio.Task] = set()
         self._was_leader = False
+        self._known_leader = ""
         self._stopping = False
         self.failure: BaseException | None = None
 
@@ -143,7 +147,29 @@ class RaftDriver:
 
     # -- requests ------------------------------------------------------------------------------
     async def propose(self, command: Command) -> Result:
-        return await self._propose(encode(command), EntryKind.NORMAL)
+        """Commit a command through the leader (from any member) and return its result,
+        computed when this node applies it."""
+        if self.failure is not None or self._stopping:
+            raise Unavailable("raft has stopped")
+        core = self._core()
+        if core.role is not Role.LEADER and not core.leader:
+            raise NotLeaderError("")
+        self._request_seq += 1
+        request_id = self._request_seq
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future.proposed_at = time.perf_counter()  # type: ignore[attr-defined]
+        self._requests[request_id] = future
+        self._proposals.append((wrap(self.id, request_id, encode(command)), request_id, future))
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.request_timeout)
+        except TimeoutError as error:
+            self.metrics.raft_proposals.labels("dropped").inc()
+            raise OutcomeUnknown(
+                "the write was not committed in time; it may or may not apply"
+            ) from error
+        finally:
+            self._requests.pop(request_id, None)
 
     async def change_config(self, config: Config) -> None:
         core = self._core()
@@ -159,28 +185,12 @@ class RaftDriver:
         self._wake.set()
         await future
 
-    async def _propose(self, data: bytes, kind: EntryKind) -> Result:
-        if self.failure is not None or self._stopping:
-            raise Unavailable("raft has stopped")
-        core = self._core()
-        if core.role is not Role.LEADER:
-            raise NotLeaderError(core.leader)
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        future.proposed_at = time.perf_counter()  # type: ignore[attr-defined]
-        self._proposals.append((data, kind, future))
-        self._wake.set()
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.request_timeout)
-        except TimeoutError as error:
-            raise OutcomeUnknown(
-                "the write was not committed in time; it may or may not apply"
-            ) from error
-
     async def read_barrier(self) -> None:
-        """Return once this leader has confirmed it still leads and applied the read index."""
+        """Return once the leader confirmed its leadership after this call and this node has
+        applied everything committed before it (ReadIndex; followers ask the leader)."""
         core = self._core()
-        if core.role is not Role.LEADER:
-            raise NotLeaderError(core.leader)
+        if core.role is not Role.LEADER and not core.leader:
+            raise NotLeaderError("")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._read_waiters.append(future)
         self._wake.set()
@@ -292,12 +302,11 @@ class RaftDriver:
                 continue
             core.step(message)
         while self._proposals:
-            data, kind, future = self._proposals.popleft()
+            data, request_id, future = self._proposals.popleft()
             if future.done():
                 continue
             try:
-                index, term = core.propose(data, kind)
-                self._waiting[index] = (term, future)
+                core.forward(data, _U64.pack(request_id))  # appends at once on the leader
             except NotLeader as error:
                 future.set_exception(NotLeaderError(error.leader))
             except ProposalRefused as error:
@@ -324,29 +333,25 @@ class RaftDriver:
             await asyncio.to_thread(self.store.install, rd.snapshot, core.hard_state, revision)
             self._fail_waiting(OutcomeUnknown("a snapshot replaced this node's state"))
             logger.info("installed snapshot at index %d", rd.snapshot.index)
+        # A leader's appends and heartbeats do not depend on its own log being on disk (its
+        # own match only counts once persisted, in advance()), so they leave before the fsync
+        # and followers persist in parallel with it (Raft thesis 10.2.1). Every other message
+        # (votes, responses) waits for the fsync of the state it reports.
+        early = [m for m in rd.messages if m.type in _LEADER_MESSAGES]
+        for message in early:
+            self._send(message)
         if rd.entries or rd.hard_state is not None:
             started = time.perf_counter()
             await asyncio.to_thread(self.store.save, rd.hard_state, rd.entries)
             self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
         for message in rd.messages:
-            self._send(message)
+            if message.type not in _LEADER_MESSAGES:
+                self._send(message)
         if rd.committed:
             started = time.perf_counter()
             results = await asyncio.to_thread(self.engine.apply_entries, rd.committed)
             self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
-            now = time.perf_counter()
-            for entry, result in zip(rd.committed, results, strict=True):
-                waiting = self._waiting.pop(entry.index, None)
-                if waiting is None or waiting[1].done():
-                    continue
-                term, future = waiting
-                if term != entry.term:
-                    self.metrics.raft_proposals.labels("overwritten").inc()
-                    future.set_exception(Unavailable("leadership changed; write not applied"))
-                else:
-                    self.metrics.raft_proposals.labels("committed").inc()
-                    self.metrics.raft_replication_seconds.observe(now - self._proposed_at(future))
-                    future.set_result(result)
+            self._complete(rd.committed, results)
         for context, index in rd.reads:
             self._reads_ready.append((index, self._reads_inflight.pop(context, [])))
         core.advance(rd)
@@ -354,9 +359,29 @@ class RaftDriver:
         self._observe(core)
         await self._maybe_compact(core)
 
-    @staticmethod
-    def _proposed_at(future: asyncio.Future) -> float:
-        return getattr(future, "proposed_at", time.perf_counter())
+    def _complete(self, entries: list, results: list) -> None:
+        """Answer the callers whose commands (or configuration changes) were just applied."""
+        now = time.perf_counter()
+        for entry, result in zip(entries, results, strict=True):
+            if result is not None:
+                try:
+                    origin, request_id, _ = unwrap(entry.data)
+                except CodecError:
+                    continue
+                future = self._requests.pop(request_id, None) if origin == self.id else None
+                if future is not None and not future.done():
+                    self.metrics.raft_proposals.labels("committed").inc()
+                    started = getattr(future, "proposed_at", now)
+                    self.metrics.raft_replication_seconds.observe(now - started)
+                    future.set_result(result)
+                continue
+            waiting = self._waiting.pop(entry.index, None)
+            if waiting is not None and not waiting[1].done():
+                term, future = waiting
+                if term == entry.term:
+                    future.set_result(None)
+                else:
+                    future.set_exception(Unavailable("leadership changed; change not applied"))
 
     def _send(self, message: Message) -> None:
         transport = self.transport
@@ -406,12 +431,16 @@ class RaftDriver:
         self._reads_ready = keep
 
     def _observe(self, core: RaftCore) -> None:
+        if core.leader != self._known_leader:
+            if self._known_leader:
+                self._fail_requests()  # forwarded to a leader that is gone: fate unknown
+            self._known_leader = core.leader
         leader = core.role is Role.LEADER
         if leader != self._was_leader:
             self.metrics.raft_leader_changes.inc()
             if not leader:
                 self._fail_waiting(
-                    OutcomeUnknown("leadership lost; the write may not have applied")
+                    OutcomeUnknown("leadership lost; the change may not apply")
                 )
             self._was_leader = leader
         m = self.metrics
@@ -440,8 +469,23 @@ class RaftDriver:
             if not future.done():
                 future.set_exception(NotLeaderError(""))
 
+    def _fail_requests(self) -> None:
+        requests, self._requests = self._requests, {}
+        for future in requests.values():
+            if not future.done():
+                self.metrics.raft_proposals.labels("dropped").inc()
+                future.set_exception(OutcomeUnknown("the leader changed; the write may not apply"))
+        reads = [f for fs in self._reads_inflight.values() for f in fs]
+        self._reads_inflight = {}
+        for future in reads:
+            if not future.done():
+                future.set_exception(NotLeaderError(""))
+
     def _fail_all(self, error: Exception) -> None:
         self._fail_waiting(error)
+        for future in self._requests.values():
+            if not future.done():
+                future.set_exception(error)
         while self._proposals:
             _, _, future = self._proposals.popleft()
             if not future.done():
