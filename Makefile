@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv lint unit process test run bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	./hack/python-env.sh
@@ -42,3 +42,5 @@ bench: venv ## benchmark a node side by side with etcd (see bench/README.md)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+
+include mk/k8s.mk

@@ -1,0 +1,3 @@
+module localk8s/probe
+
+go 1.26
