@@ -264,10 +264,43 @@ def _check_key(ops: list[Op], returned: set[int | None], deadline: float, steps:
         conditional = op.if_revision is not None and op.outcome != "precondition_failed"
         if conditional and op.if_revision not in returned:
             unread.add(op.if_revision)  # type: ignore[arg-type]
+    problem = _order_problem(ops, returned)
+    if problem is not None:
+        return problem
     orphans = _Orphans(defaultdict(list), sorted(unread - read.keys()))
     for revision, value in sorted(read.items()):
         orphans.read[value].append(revision)
     return _Search(ops, orphans).run(deadline, steps)
+
+
+def _order_problem(ops: list[Op], returned: set[int | None]) -> Result | None:
+    """Violations of revision order that need no search: a read must overlap or follow the write
+    it saw, and not follow a later write; a conditional write must follow the write it names."""
+    writes = {op.revision: op for op in ops if op.acked_write}
+    ended = sorted(writes.values(), key=lambda op: op.complete or 0.0)
+    latest, count = 0, 0  # the highest revision written to the key before the call began
+    for op in sorted(ops, key=lambda op: op.invoke):
+        while count < len(ended) and (ended[count].complete or 0.0) < op.invoke:
+            latest = max(latest, ended[count].revision or 0)
+            count += 1
+        writer = writes.get(op.revision) if op.kind == "get" and op.outcome == "ok" else None
+        if writer and (op.complete or 0.0) < writer.invoke:
+            return _violation("a read of a value written only after the read ended", op, writer)
+        if writer and latest > (op.revision or 0):
+            return _violation(
+                "a stale read: a later write ended before it began", writes[latest], op
+            )
+    previous: Op | None = None
+    for op in sorted(writes.values(), key=lambda op: op.revision or 0):
+        named = previous is not None and (previous.kind, previous.revision) == (
+            "put",
+            op.if_revision,
+        )
+        if op.if_revision in returned and not named:
+            reason = f"a write conditional on revision {op.if_revision} did not follow it"
+            return _violation(reason, *([previous] if previous else []), op)
+        previous = op
+    return None
 
 
 def _holds(op: Op, value: bytes | None, revision: int) -> bool:
@@ -301,6 +334,17 @@ def _step(op: Op, state: State, orphans: _Orphans) -> list[State]:
     claims = [(op.value, r, r) for r in orphans.read.get(op.value, ()) if r > last]
     claims += [(HIDDEN, r, r) for r in orphans.unread if r > last]
     return [*claims, (HIDDEN, UNSEEN, last)]
+
+
+def _covers(better: tuple[int, int, int], worse: tuple[int, int, int]) -> bool:
+    """Whether a configuration placed every completed call the other did, and used no unknown
+    call it did not. Each is (low, bits, used): the calls below `low` and those in `bits`
+    (shifted by `low`) are placed; `used` are the unknown calls applied."""
+    (low, bits, used), (other_low, other_bits, other_used) = better, worse
+    if low < other_low or used & other_used != used:
+        return False
+    shift = low - other_low
+    return ((bits << shift) | ((1 << shift) - 1)) & other_bits == other_bits
 
 
 class _Frame(NamedTuple):
@@ -338,6 +382,12 @@ class _Search:
         acked = sorted((i for i in completed if self.ops[i].acked_write), key=self._revision)
         for rank, i in enumerate(acked):  # acked writes take effect in revision order
             self.rank[i] = rank
+        # the reads of each acked write's revision, all placed before the next write goes
+        ranks = {self.ops[i].revision: rank for rank, i in enumerate(acked)}
+        self.pin = [ranks.get(op.revision, -1) if op.kind == "get" else -1 for op in self.ops]
+        self.unread = [0] * (len(acked) + 1)  # the extra last slot, read as [-1], stays 0
+        for pin in filter(lambda pin: pin >= 0, self.pin):
+            self.unread[pin] += 1
         self.used = [0] * len(groups)
         events = sorted(
             [(self.ops[i].invoke, 0, i) for i in completed]
@@ -352,7 +402,7 @@ class _Search:
             self.nodes[i].append(node)
         self.total = self.left = len(completed)
         self.required_bits = self.unknown_bits = self.writes_done = 0
-        self.seen: dict[tuple[int, State], list[tuple[int, int]]] = {}
+        self.seen: dict[tuple[int, State], list[tuple[int, int, int]]] = {}
         self.state = _START
         self.candidates = self._candidates()
         self.stack: list[_Frame] = []
@@ -394,12 +444,17 @@ class _Search:
                     if not self._visit(i, self.state):
                         return None
                     return _Frame(i, 0, 0, self.state, self.candidates, self.state, True)
+        blocked: list[int] | None = None  # the candidates that cannot go in this state
         while position < len(self.candidates):
             i = self.candidates[position]
             moves = _step(self.ops[i], self.state, self.orphans) if self._fits(i) else []
             while move < len(moves):
                 after = moves[move]
-                if (self.required[i] or self._enables(i, after)) and self._visit(i, after):
+                if not self.required[i] and blocked is None:
+                    blocked = [j for j in self.candidates if not self._fits(j, self.state)]
+                # an unknown call goes only just before a call that could not go without it
+                enables = self.required[i] or any(self._fits(j, after) for j in blocked or ())
+                if enables and self._visit(i, after):
                     return _Frame(i, position, move, self.state, self.candidates, after, False)
                 move += 1
             position, move = position + 1, 0
@@ -407,37 +462,28 @@ class _Search:
 
     def _fits(self, i: int, state: State | None = None) -> bool:
         """Whether call i may go next (in `state`, if given): acked writes go in revision order."""
-        if self.rank[i] >= 0 and self.rank[i] != self.writes_done:
+        if self.rank[i] >= 0 and (
+            self.rank[i] != self.writes_done or False
+        ):
             return False
         return state is None or bool(_step(self.ops[i], state, self.orphans))
-
-    def _enables(self, i: int, after: State) -> bool:
-        """An unknown call is applied only just before a call that could not go without it."""
-        return any(
-            j != i and self._fits(j, after) and not self._fits(j, self.state)
-            for j in self.candidates
-        )
 
     def _visit(self, i: int, after: State) -> bool:
         """Remember a configuration; False if one at least as good was seen: the same acked writes
         and state, with a superset of the other calls placed and a subset of unknown calls used.
         (Dropping reads and failures from a linearization leaves it valid.)"""
-        required_bits, unknown_bits = self.required_bits, self.unknown_bits
+        placed, used = self.required_bits, self.unknown_bits
         if self.required[i]:
-            required_bits |= self.bit[i]
+            placed |= self.bit[i]
         else:
-            unknown_bits |= self.bit[i]
-        writes_done = self.writes_done + (self.rank[i] >= 0)
-        seen = self.seen.setdefault((writes_done, after), [])
-        for placed, used in seen:
-            if placed & required_bits == required_bits and used & unknown_bits == used:
-                return False
-        seen[:] = [
-            (placed, used)
-            for placed, used in seen
-            if placed & required_bits != placed or used & unknown_bits != unknown_bits
-        ]
-        seen.append((required_bits, unknown_bits))
+            used |= self.bit[i]
+        low = (placed ^ (placed + 1)).bit_length() - 1  # all completed calls before it are placed
+        new = (low, placed >> low, used)  # kept small: the set is all calls below `low`, and bits
+        seen = self.seen.setdefault((self.writes_done + (self.rank[i] >= 0), after), [])
+        if any(_covers(old, new) for old in seen):
+            return False
+        seen[:] = [old for old in seen if not _covers(new, old)]
+        seen.append(new)
         return True
 
     def _push(self, frame: _Frame) -> None:
@@ -471,6 +517,8 @@ class _Search:
             self.used[self.group[i]] += placed
         if self.rank[i] >= 0:
             self.writes_done += placed
+        if self.pin[i] >= 0:
+            self.unread[self.pin[i]] -= placed
 
     def _candidates(self) -> list[int]:
         """The completed calls before the first return, then each group's next unknown call."""

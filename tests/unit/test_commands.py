@@ -47,3 +47,13 @@ def test_trailing_bytes_and_bad_versions_are_rejected():
         decode(b"\x09" + data[1:])
     with pytest.raises(CodecError):
         decode(data[:1] + b"\x07" + data[2:])
+
+
+def test_envelope_roundtrip_and_damage():
+    from photon_node.core.commands import unwrap, wrap
+
+    data = wrap("node-é", 2**63, b"cmd")
+    assert unwrap(data) == ("node-é", 2**63, b"cmd")
+    for cut in range(len(data) - 3):
+        with pytest.raises(CodecError):
+            unwrap(data[:cut])

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from photon_common import contract
-from photon_node.core.commands import Command, Expect, Kind, Outcome, encode
+from photon_node.core.commands import Command, Expect, Kind, Outcome, encode, wrap
 from photon_node.core.errors import DataDirError
 from photon_node.core.rafttypes import Entry, EntryKind
 from photon_node.storage.datadir import FORMAT_FILE, prepare
@@ -23,7 +23,10 @@ def engine(tmp_path):
 def apply(engine, commands):
     """Apply commands as consecutive committed Raft entries."""
     first = engine.applied + 1
-    entries = [Entry(1, first + i, EntryKind.NORMAL, encode(c)) for i, c in enumerate(commands)]
+    entries = [
+        Entry(1, first + i, EntryKind.NORMAL, wrap("n1", i, encode(c)))
+        for i, c in enumerate(commands)
+    ]
     return engine.apply_entries(entries)
 
 

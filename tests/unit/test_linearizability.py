@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import heapq
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -95,7 +96,15 @@ LINEARIZABLE = {
         put(0, None, b"a"),
         put(1, 2, b"b", 9, if_revision=4),
     ],
-    "an unknown read is ignored": [put(0, 1, b"a", 1), Op(2, "get", "k", 2, None, "unknown")],
+    "an unknown read and a call refused outright are ignored": [
+        put(0, 1, b"a", 1),
+        Op(2, "get", "k", 2, None, "unknown"),
+        Op(3, "put", "k", 2, 3, "failed", b"never"),
+    ],
+    "a conditional delete of an absent key may report either failure": [
+        delete(0, 1, outcome="not_found", if_revision=3),
+        delete(2, 3, outcome="precondition_failed", if_exists=True),
+    ],
     "keys are independent": [
         put(0, 3, b"a", 1, key="x"),
         put(1, 2, b"b", 2, key="y"),
@@ -130,6 +139,12 @@ VIOLATIONS = {
         get(10, 11, b"b", 7),
         get(12, 13, b"a", 1),
     ],
+    "an unknown write seen at a revision above a later write's": [
+        put(0, 1, b"a", 1),
+        put(2, None, b"b"),
+        get(10, 11, b"b", 7),
+        put(12, 13, b"c", 5),
+    ],
     "concurrent writes seen out of revision order": [
         put(0, 5, b"b", 2, client=1),
         put(1, 4, b"a", 1, client=2),
@@ -163,13 +178,21 @@ def test_violations_are_found(history):
     assert result.unplaced
 
 
-def test_the_explanation_names_the_stale_read_and_the_state_it_missed():
-    stale = get(4, 5, b"a", 1)
-    result = check([put(0, 1, b"a", 1), put(2, 3, b"b", 2), stale])
-    assert result.key == "k"
-    assert result.unplaced == (stale,)
-    assert result.state == (b"b", 2, 2)
-    assert "b'b'@2" in str(result)
+def test_a_stale_read_is_explained_without_a_search():
+    later, stale = put(2, 3, b"b", 2), get(4, 5, b"a", 1)
+    result = check([put(0, 1, b"a", 1), later, stale])
+    assert (result.key, result.unplaced, result.steps) == ("k", (later, stale), 0)
+    assert "stale read" in str(result)
+
+
+def test_a_search_failure_names_the_calls_left_and_the_state_they_missed():
+    unknown, seen, old = put(2, None, b"b"), get(10, 11, b"b", 7), get(12, 13, b"a", 1)
+    result = check([put(0, 1, b"a", 1), unknown, seen, old])
+    assert result.verdict == "violation"
+    assert result.linearized[-2:] == (unknown, seen)
+    assert result.unplaced == (old,)
+    assert result.state == (b"b", 7, 7)
+    assert "b'b'@7" in str(result)
 
 
 def test_a_search_past_its_budget_reports_unknown():
@@ -298,48 +321,89 @@ def apply(store: Store, op: Op, revision: int) -> tuple[str, int | None]:
     return "ok", revision
 
 
+def planted(rng: random.Random, run: Run, change: Callable[[Op], Op | None]) -> list[Op] | None:
+    """The history with the first read, in a random order, that `change` alters."""
+    reads = [op for op in run.history if op.kind == "get" and op.outcome == "ok"]
+    for read in rng.sample(reads, len(reads)):
+        changed = change(read)
+        if changed is not None:
+            return [changed if op is read else op for op in run.history]
+    return None
+
+
 def with_stale_read(rng: random.Random, run: Run) -> list[Op] | None:
-    """Make one read return the value some write replaced, though that write had completed
-    before the read began: never linearizable, since writes take effect in revision order."""
-    pairs = [
-        (read, old)
-        for read in run.history
-        if read.kind == "get" and read.complete is not None
-        for write in run.history
-        if write.acked_write and write.key == read.key and (write.complete or 0) < read.invoke
-        if (old := run.before[write.revision or 0]) is not None
-    ]
-    if not pairs:
-        return None
-    read, (value, revision) = rng.choice(pairs)
-    stale = dataclasses.replace(read, outcome="ok", value=value, revision=revision)
-    return [stale if op is read else op for op in run.history]
+    """Make a read return the value that a write replaced, though that write had completed before
+    the read began: never linearizable, since writes take effect in revision order."""
+
+    def stale(read: Op) -> Op | None:
+        olds = [run.before[op.revision or 0] for op in run.history if done_before(op, read)]
+        olds = [old for old in olds if old is not None]
+        if not olds:
+            return None
+        value, revision = rng.choice(olds)
+        return dataclasses.replace(read, value=value, revision=revision)
+
+    return planted(rng, run, stale)
+
+
+def with_lost_write(rng: random.Random, run: Run) -> list[Op] | None:
+    """Make a read report not_found, though a put had completed before it began and no delete
+    could have come in between: never linearizable."""
+
+    def lost(read: Op) -> Op | None:
+        puts = [op.invoke for op in run.history if op.kind == "put" and done_before(op, read)]
+        since = max(puts, default=None)
+        deletes = [op for op in run.history if op.kind == "delete" and op.key == read.key]
+        if since is None or any(
+            op.outcome in ("ok", "unknown")
+            and op.invoke < (read.complete or 0)
+            and (op.complete is None or op.complete >= since)
+            for op in deletes
+        ):
+            return None
+        return dataclasses.replace(read, outcome="not_found", value=None, revision=None)
+
+    return planted(rng, run, lost)
+
+
+def done_before(write: Op, read: Op) -> bool:
+    return write.acked_write and write.key == read.key and (write.complete or 0) < read.invoke
 
 
 SEEDS = range(300)
 
 
+def random_run(seed: int) -> Run:
+    return simulate(seed, ops=60, clients=2 + seed % 7)
+
+
 def test_random_linearizable_histories_pass():
     for seed in SEEDS:
-        run = simulate(seed, ops=60, clients=2 + seed % 7)
-        result = check(run.history)
+        result = check(random_run(seed).history)
         assert result.ok, f"seed {seed}: {result}"
 
 
-def test_a_stale_read_planted_in_a_random_history_is_found():
+@pytest.mark.parametrize("plant", [with_stale_read, with_lost_write])
+def test_a_violation_planted_in_a_random_history_is_found(plant):
     planted = 0
     for seed in SEEDS:
-        history = with_stale_read(random.Random(seed), simulate(seed, ops=60, clients=2 + seed % 7))
+        history = plant(random.Random(seed), random_run(seed))
         if history is not None:
             planted += 1
             result = check(history)
             assert result.verdict == "violation", f"seed {seed}: {result}"
-    assert planted > len(SEEDS) * 0.9
+    assert planted > len(SEEDS) / 2
 
 
-def test_a_long_history_on_one_key_with_16_clients():
-    run = simulate(7, ops=3000, clients=16, keys="k", lost=0.01)
+@pytest.mark.parametrize("lost", [0.01, 0.05])
+def test_a_long_history_on_one_key_with_16_clients(lost):
+    run = simulate(3, ops=3000, clients=16, keys="k", lost=lost)
     assert check(run.history).ok
-    history = with_stale_read(random.Random(7), run)
-    assert history is not None
-    assert check(history).verdict == "violation"
+
+
+def test_violations_planted_in_a_long_history_are_found():
+    run = simulate(3, ops=3000, clients=16, keys="k", lost=0.01)
+    for plant in (with_stale_read, with_lost_write):
+        history = plant(random.Random(3), run)
+        assert history is not None
+        assert check(history).verdict == "violation", plant.__name__

@@ -87,8 +87,11 @@ def unwrap(data: bytes) -> tuple[str, int, bytes]:
     if version != ENVELOPE_VERSION:
         raise CodecError(f"unsupported envelope version {version}")
     start = _ENVELOPE.size
-    origin = data[start : start + size].decode()
-    (request_id,) = _REQUEST.unpack_from(data, start + size)
+    try:
+        origin = data[start : start + size].decode()
+        (request_id,) = _REQUEST.unpack_from(data, start + size)
+    except (struct.error, UnicodeDecodeError) as error:
+        raise CodecError(f"malformed envelope: {error}") from error
     return origin, request_id, data[start + size + _REQUEST.size :]
 
 

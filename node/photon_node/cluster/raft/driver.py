@@ -439,9 +439,7 @@ class RaftDriver:
         if leader != self._was_leader:
             self.metrics.raft_leader_changes.inc()
             if not leader:
-                self._fail_waiting(
-                    OutcomeUnknown("leadership lost; the change may not apply")
-                )
+                self._fail_waiting(OutcomeUnknown("leadership lost; the change may not apply"))
             self._was_leader = leader
         m = self.metrics
         m.raft_term.set(core.term)
