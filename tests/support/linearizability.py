@@ -1,19 +1,20 @@
 """Linearizability checker for the key-value API, used by the Raft simulation and process tests.
 
-Record what clients did with `History` (or build `Op`s), then `check(ops)`. The model is one
-register per key, and keys are checked apart (linearizability is compositional):
+Record calls with `History` (or build `Op`s), then `check(ops)`. The model is one register per
+key, checked apart (linearizability is compositional):
 - A key is absent or holds (value, revision); every key starts absent. Each successful PUT or
-  DELETE returns a store-wide unique revision, so the writes to a key take effect in revision order.
-- A failed precondition or not_found has no effect. A call whose outcome is unknown (timeout,
-  reset, 503) may take effect at any instant after its invocation, or never. Nobody learned the
-  revision of an unknown PUT: it may take one that a read or an `if_revision` saw but no call
-  returned (if the value matches a read's), or one nobody saw.
+  DELETE returns a store-wide unique revision, so the writes to a key take effect in that order.
+- A failed precondition or not_found has no effect. A call with an unknown outcome (timeout,
+  reset, 503) may take effect at any instant after its invocation, or never. Nobody learned an
+  unknown PUT's revision: it may be one that a read (with that value) or an `if_revision` saw but
+  no call returned, or one nobody saw.
 
-The search is Wing & Gong's with Lowe's memo of (calls linearized, state), as in Porcupine and
-Knossos, with reductions that keep it linear on typical histories: a completed call that leaves the
-state alone (a read, a failure) is placed as soon as it fits; completed writes go in revision
-order; of unknown calls with the same possible effects only the earliest is tried; and a state
-reached with a superset of the unknown calls of an earlier visit is not explored again.
+Revision-order violations (duplicate or out-of-order revisions, stale reads, a CAS on an old
+revision) are found without a search. The rest is Wing & Gong's search with Lowe's memo, as in
+Porcupine and Knossos, plus reductions that keep it near-linear: a read or failure is placed as
+soon as it fits; acked writes go in revision order; unknown calls with the same effects are used
+in invocation order, and only right before a call that needs them; and a configuration is pruned
+when one with the same state, more calls placed and fewer unknown calls used was seen.
 """
 
 from __future__ import annotations
@@ -21,23 +22,22 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal, NamedTuple, get_args
 
 Kind = Literal["put", "delete", "get"]
 Outcome = Literal["ok", "precondition_failed", "not_found", "unknown", "failed"]
 Verdict = Literal["ok", "violation", "unknown"]
 State = tuple[bytes | None, int, int]  # value (None: absent), its revision, last revision written
 UNSEEN = -1  # the revision of an unknown PUT that nobody saw
-HIDDEN = b"<unobserved>"  # the value of a PUT nobody read: it cannot matter
-_START: State = (None, 0, 0)
+HIDDEN = b"<unobserved>"  # the value of an unknown PUT that nobody read: it cannot matter
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Op:
     """One call. `value` is what a PUT wrote or an ok GET read; `revision` what an ok write
     returned or an ok GET read. `complete` is None exactly when the outcome is unknown; "failed"
-    means the call surely had no effect (refused before it was proposed) and is ignored."""
+    means the call surely had no effect (refused before it was proposed): it is ignored."""
 
     client: int | str
     kind: Kind
@@ -62,23 +62,19 @@ class Op:
 
     def __str__(self) -> str:
         args = [repr(self.key)] + ([repr(self.value)] if self.kind == "put" else [])
-        if self.if_revision is not None:
-            args.append(f"if_revision={self.if_revision}")
+        args += [f"if_revision={self.if_revision}"] if self.if_revision is not None else []
         args += [name for name in ("if_exists", "create_only") if getattr(self, name)]
         result: str = self.outcome
         if self.outcome == "ok":
-            result = (
-                f"ok {self.value!r}@{self.revision}"
-                if self.kind == "get"
-                else f"ok @{self.revision}"
-            )
+            result = f"ok {self.value!r}@{self.revision}" if self.kind == "get" else "ok"
+            result += "" if self.kind == "get" else f" @{self.revision}"
         end = "?" if self.complete is None else f"{self.complete:.6g}"
         call = f"{self.kind}({', '.join(args)})"
         return f"[{self.invoke:.6g}, {end}] client {self.client}: {call} -> {result}"
 
 
 def _shape_problem(op: Op) -> str:
-    if op.kind not in ("put", "delete", "get") or op.outcome not in Outcome.__args__:  # type: ignore[attr-defined]
+    if op.kind not in get_args(Kind) or op.outcome not in get_args(Outcome):
         return "kind or outcome misspelt"
     if (op.outcome == "unknown") != (op.complete is None):
         return "complete must be None exactly when the outcome is unknown"
@@ -121,8 +117,7 @@ class History:
         create_only: bool = False,
     ) -> int:
         """Record a call as it starts; returns the handle to complete it with."""
-        now = self._clock()
-        call = Op(client, kind, key, now, None, "unknown", value, None, if_revision)
+        call = Op(client, kind, key, self._clock(), None, "unknown", value, None, if_revision)
         self._ops.append(dataclasses.replace(call, if_exists=if_exists, create_only=create_only))
         return len(self._ops) - 1
 
@@ -154,9 +149,9 @@ class History:
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-    """On a violation: `linearized` is the longest prefix of the key's history that could be
-    linearized, `state` the register after it, and `unplaced` the completed calls that could not
-    come next (or the calls that conflict outright)."""
+    """Unless ok: `linearized` is the longest prefix of the key's history the search placed,
+    `state` the register after it, and `unplaced` the completed calls none of which could come
+    next (or the calls that conflict outright)."""
 
     verdict: Verdict
     key: str | None = None
@@ -190,12 +185,12 @@ class Result:
 
 
 def check(
-    history: Iterable[Op], *, time_budget: float = 10.0, step_budget: int = 2_000_000
+    history: Iterable[Op], *, time_budget: float = 10.0, step_budget: int = 1_000_000
 ) -> Result:
     """Check a history key by key; a key's search gives up with "unknown" past either budget."""
     ops = [op for op in history if op.outcome != "failed"]
     ops = [op for op in ops if op.kind != "get" or op.outcome != "unknown"]
-    problem = _revision_problem(ops)
+    problem = _store_problem(ops)
     if problem is not None:
         return problem
     returned = {op.revision for op in ops if op.acked_write}
@@ -204,7 +199,10 @@ def check(
         by_key[op.key].append(op)
     steps, undecided = 0, None
     for key in sorted(by_key):
-        result = _check_key(by_key[key], returned, time.monotonic() + time_budget, step_budget)
+        result = _key_problem(by_key[key], returned)
+        if result is None:
+            search = _Search(by_key[key], returned)
+            result = search.run(time.monotonic() + time_budget, step_budget)
         steps += result.steps
         if result.verdict == "violation":
             return dataclasses.replace(result, steps=steps)
@@ -216,27 +214,67 @@ def _violation(reason: str, *ops: Op) -> Result:
     return Result("violation", ops[-1].key, reason, unplaced=ops)
 
 
-def _revision_problem(ops: list[Op]) -> Result | None:
-    """Store-wide: revisions are unique, follow real time, and a read's revision names its write."""
+def _after_writes(ops: Iterable[Op], writes: Iterable[Op]) -> Iterator[tuple[Op, int]]:
+    """Each call in invocation order, with the highest revision written before it began."""
+    ended = sorted(writes, key=lambda op: op.complete or 0.0)
+    latest, count = 0, 0
+    for op in sorted(ops, key=lambda op: op.invoke):
+        while count < len(ended) and (ended[count].complete or 0.0) < op.invoke:
+            latest, count = max(latest, ended[count].revision or 0), count + 1
+        yield op, latest
+
+
+def _store_problem(ops: list[Op]) -> Result | None:
+    """Store-wide: revisions are unique, grow in real time, and a read's revision names its put."""
     writes: dict[int | None, Op] = {}
-    for op in ops:
-        first = writes.setdefault(op.revision, op) if op.acked_write else op
+    for op in filter(lambda op: op.acked_write, ops):
+        first = writes.setdefault(op.revision, op)
         if first is not op:
             return _violation(f"two writes returned revision {op.revision}", first, op)
-    ended = sorted(writes.values(), key=lambda op: op.complete or 0.0)
-    latest, count = 0, 0  # the highest revision returned before the write looked at
-    for op in sorted(writes.values(), key=lambda op: op.invoke):
-        while count < len(ended) and (ended[count].complete or 0.0) < op.invoke:
-            latest = max(latest, ended[count].revision or 0)
-            count += 1
+    for op, latest in _after_writes(writes.values(), writes.values()):
         if latest >= (op.revision or 0):
-            return _violation(
-                "a write got a lower revision than one that ended before", writes[latest], op
-            )
+            reason = "a write got a lower revision than one that ended before it began"
+            return _violation(reason, writes[latest], op)
     for op in ops:
         writer = writes.get(op.revision) if op.kind == "get" and op.outcome == "ok" else None
         if writer and (writer.kind, writer.key, writer.value) != ("put", op.key, op.value):
             return _violation("a read of a value never written at that revision", writer, op)
+    return None
+
+
+def _key_problem(ops: list[Op], returned: set[int | None]) -> Result | None:
+    """One key: a read must overlap or follow the write it saw and not follow a later one, a read
+    of a revision nobody returned needs an unknown PUT of its value, and a conditional write must
+    come right after the write it names."""
+    writes = {op.revision: op for op in ops if op.acked_write}
+    unknown_puts = [op for op in ops if op.kind == "put" and op.outcome == "unknown"]
+    seen: dict[int | None, bytes | None] = {}
+    reads = [op for op in ops if op.kind == "get" and op.outcome == "ok"]
+    for op, latest in _after_writes(reads, writes.values()):
+        writer = writes.get(op.revision)
+        if writer and (op.complete or 0.0) < writer.invoke:
+            return _violation("a read of a value written only after the read ended", op, writer)
+        if writer and latest > (op.revision or 0):
+            return _violation(
+                "a stale read: a later write ended before it began", writes[latest], op
+            )
+        if op.revision in returned:
+            continue
+        if seen.setdefault(op.revision, op.value) != op.value:
+            return _violation(f"two values read at revision {op.revision}", op)
+        if not any(
+            put.value == op.value and put.invoke <= (op.complete or 0.0) for put in unknown_puts
+        ):
+            return _violation("a read of a value never written", op)
+    previous: Op | None = None
+    for op in sorted(writes.values(), key=lambda op: op.revision or 0):
+        named = (
+            previous is not None and previous.kind == "put" and previous.revision == op.if_revision
+        )
+        if op.if_revision in returned and not named:
+            reason = f"a write conditional on revision {op.if_revision} did not follow it"
+            return _violation(reason, *filter(None, [previous]), op)
+        previous = op
     return None
 
 
@@ -246,61 +284,17 @@ class _Orphans(NamedTuple):
     read: dict[bytes | None, list[int]]  # value read -> revisions it was read at
     unread: list[int]  # seen only by if_revision preconditions: the value cannot matter
 
-
-def _check_key(ops: list[Op], returned: set[int | None], deadline: float, steps: int) -> Result:
-    first_unknown_put: dict[bytes | None, float] = {}
-    for op in sorted(ops, key=lambda op: -op.invoke):
-        if op.kind == "put" and op.outcome == "unknown":
-            first_unknown_put[op.value] = op.invoke
-    read: dict[int, bytes | None] = {}
-    unread: set[int] = set()
-    for op in ops:
-        if op.outcome == "ok" and op.kind == "get" and op.revision not in returned:
-            assert op.revision is not None and op.complete is not None
-            if read.setdefault(op.revision, op.value) != op.value:
-                return _violation(f"two different values read at revision {op.revision}", op)
-            if first_unknown_put.get(op.value, op.complete + 1) > op.complete:
-                return _violation("a read of a value never written", op)
-        conditional = op.if_revision is not None and op.outcome != "precondition_failed"
-        if conditional and op.if_revision not in returned:
-            unread.add(op.if_revision)  # type: ignore[arg-type]
-    problem = _order_problem(ops, returned)
-    if problem is not None:
-        return problem
-    orphans = _Orphans(defaultdict(list), sorted(unread - read.keys()))
-    for revision, value in sorted(read.items()):
-        orphans.read[value].append(revision)
-    return _Search(ops, orphans).run(deadline, steps)
-
-
-def _order_problem(ops: list[Op], returned: set[int | None]) -> Result | None:
-    """Violations of revision order that need no search: a read must overlap or follow the write
-    it saw, and not follow a later write; a conditional write must follow the write it names."""
-    writes = {op.revision: op for op in ops if op.acked_write}
-    ended = sorted(writes.values(), key=lambda op: op.complete or 0.0)
-    latest, count = 0, 0  # the highest revision written to the key before the call began
-    for op in sorted(ops, key=lambda op: op.invoke):
-        while count < len(ended) and (ended[count].complete or 0.0) < op.invoke:
-            latest = max(latest, ended[count].revision or 0)
-            count += 1
-        writer = writes.get(op.revision) if op.kind == "get" and op.outcome == "ok" else None
-        if writer and (op.complete or 0.0) < writer.invoke:
-            return _violation("a read of a value written only after the read ended", op, writer)
-        if writer and latest > (op.revision or 0):
-            return _violation(
-                "a stale read: a later write ended before it began", writes[latest], op
-            )
-    previous: Op | None = None
-    for op in sorted(writes.values(), key=lambda op: op.revision or 0):
-        named = previous is not None and (previous.kind, previous.revision) == (
-            "put",
-            op.if_revision,
-        )
-        if op.if_revision in returned and not named:
-            reason = f"a write conditional on revision {op.if_revision} did not follow it"
-            return _violation(reason, *([previous] if previous else []), op)
-        previous = op
-    return None
+    @classmethod
+    def of(cls, ops: list[Op], returned: set[int | None]) -> _Orphans:
+        read: dict[int, bytes | None] = {}
+        for op in ops:
+            if op.kind == "get" and op.outcome == "ok" and op.revision not in returned:
+                read[op.revision or 0] = op.value
+        conditions = {op.if_revision for op in ops if op.outcome != "precondition_failed"}
+        orphans = cls(defaultdict(list), sorted(conditions - returned - read.keys() - {None}))
+        for revision, value in sorted(read.items()):
+            orphans.read[value].append(revision)
+        return orphans
 
 
 def _holds(op: Op, value: bytes | None, revision: int) -> bool:
@@ -337,9 +331,9 @@ def _step(op: Op, state: State, orphans: _Orphans) -> list[State]:
 
 
 def _covers(better: tuple[int, int, int], worse: tuple[int, int, int]) -> bool:
-    """Whether a configuration placed every completed call the other did, and used no unknown
-    call it did not. Each is (low, bits, used): the calls below `low` and those in `bits`
-    (shifted by `low`) are placed; `used` are the unknown calls applied."""
+    """Whether a configuration placed every completed call the other did and used no unknown call
+    the other did not. Each is (low, bits, used): the completed calls numbered below `low`, and
+    those in `bits` shifted by `low`, are placed; `used` are the unknown calls applied."""
     (low, bits, used), (other_low, other_bits, other_used) = better, worse
     if low < other_low or used & other_used != used:
         return False
@@ -360,38 +354,34 @@ class _Frame(NamedTuple):
 class _Search:
     """Depth-first search over one key's calls. Completed calls sit in a dancing-links list of
     call and return events; the candidates to place next are the calls before its first return,
-    then the unknown calls invoked by then. Unknown calls with the same possible effects form a
-    group, used in invocation order; one is applied only where it lets another call fit."""
+    then, of each group of unknown calls with the same effects, the next one invoked by then."""
 
-    def __init__(self, ops: list[Op], orphans: _Orphans) -> None:
+    def __init__(self, ops: list[Op], returned: set[int | None]) -> None:
         self.ops = sorted(ops, key=lambda op: op.invoke)
-        self.orphans = orphans
+        self.orphans = _Orphans.of(ops, returned)
         self.required = [op.complete is not None for op in self.ops]
-        self.bit, self.rank, self.group = [0] * len(ops), [-1] * len(ops), [-1] * len(ops)
-        completed = [i for i, op in enumerate(self.ops) if op.complete is not None]
-        for number, i in enumerate(completed):
-            self.bit[i] = 1 << number
-        groups: dict[tuple[object, ...], int] = {}
-        unknown = [i for i, op in enumerate(self.ops) if op.complete is None]
-        for number, i in enumerate(unknown):
-            self.bit[i] = 1 << number
-            self.group[i] = groups.setdefault(self._effects(self.ops[i]), len(groups))
-        self.groups: list[list[int]] = [[] for _ in groups]
-        for i in unknown:
-            self.groups[self.group[i]].append(i)
-        acked = sorted((i for i in completed if self.ops[i].acked_write), key=self._revision)
-        for rank, i in enumerate(acked):  # acked writes take effect in revision order
+        completed = [i for i, done in enumerate(self.required) if done]
+        unknown = [i for i, done in enumerate(self.required) if not done]
+        self.bit = [0] * len(self.ops)  # completed and unknown calls are numbered apart
+        for numbered in (completed, unknown):
+            for number, i in enumerate(numbered):
+                self.bit[i] = 1 << number
+        self.rank = [-1] * len(self.ops)  # acked writes go in revision order
+        acked = [i for i in completed if self.ops[i].acked_write]
+        for rank, i in enumerate(sorted(acked, key=lambda i: self.ops[i].revision or 0)):
             self.rank[i] = rank
-        # the reads of each acked write's revision, all placed before the next write goes
-        ranks = {self.ops[i].revision: rank for rank, i in enumerate(acked)}
-        self.pin = [ranks.get(op.revision, -1) if op.kind == "get" else -1 for op in self.ops]
-        self.unread = [0] * (len(acked) + 1)  # the extra last slot, read as [-1], stays 0
-        for pin in filter(lambda pin: pin >= 0, self.pin):
-            self.unread[pin] += 1
+        groups: dict[tuple[object, ...], int] = {}
+        self.group = [-1] * len(self.ops)
+        for i in unknown:
+            op = self.ops[i]
+            effects = (op.kind, op.value if op.value in self.orphans.read else None)
+            effects += (op.if_revision, op.if_exists, op.create_only)
+            self.group[i] = groups.setdefault(effects, len(groups))
+        self.groups = [[i for i in unknown if self.group[i] == g] for g in range(len(groups))]
         self.used = [0] * len(groups)
         events = sorted(
             [(self.ops[i].invoke, 0, i) for i in completed]
-            + [(self.ops[i].complete, 1, i) for i in completed]
+            + [(self.ops[i].complete or 0.0, 1, i) for i in completed]
         )  # a call and a return at the same instant overlap
         self.tail = len(events) + 1  # node 0 is the head
         self.next, self.prev = [*range(1, self.tail + 1), 0], [0, *range(self.tail)]
@@ -401,20 +391,13 @@ class _Search:
         for node, (_, _, i) in enumerate(events, start=1):
             self.nodes[i].append(node)
         self.total = self.left = len(completed)
-        self.required_bits = self.unknown_bits = self.writes_done = 0
+        self.placed = self.applied = self.writes_done = 0  # bit sets, and a count
         self.seen: dict[tuple[int, State], list[tuple[int, int, int]]] = {}
-        self.state = _START
+        self.state: State = (None, 0, 0)
         self.candidates = self._candidates()
         self.stack: list[_Frame] = []
         self.path: list[int] = []
         self.best: tuple[list[int], State, list[int]] = ([], self.state, self.candidates)
-
-    def _revision(self, i: int) -> int:
-        return self.ops[i].revision or 0
-
-    def _effects(self, op: Op) -> tuple[object, ...]:
-        value = op.value if op.value in self.orphans.read else None
-        return (op.kind, value, op.if_revision, op.if_exists, op.create_only)
 
     def run(self, deadline: float, budget: int) -> Result:
         steps, arrived, position, move = 0, True, 0, 0
@@ -424,14 +407,14 @@ class _Search:
                 self._push(frame)
                 steps += 1
                 if steps > budget or (steps % 512 == 0 and time.monotonic() > deadline):
-                    reason = f"unknown (budget exceeded after {steps} steps)"
-                    return Result("unknown", self.ops[0].key, reason, steps=steps)
+                    reason = f"budget exceeded after {steps} steps"
+                    return self._result("unknown", reason, steps)
                 arrived, position, move = True, 0, 0
                 continue
             while self.stack and self.stack[-1].forced:
                 self._pop()
             if not self.stack:
-                return self._failure(steps)
+                return self._result("violation", "not linearizable", steps, ", then none fit")
             frame = self._pop()
             arrived, position, move = False, frame.candidate, frame.move + 1
         return Result("ok", steps=steps)
@@ -450,11 +433,12 @@ class _Search:
             moves = _step(self.ops[i], self.state, self.orphans) if self._fits(i) else []
             while move < len(moves):
                 after = moves[move]
-                if not self.required[i] and blocked is None:
+                if blocked is None and not self.required[i]:
                     blocked = [j for j in self.candidates if not self._fits(j, self.state)]
-                # an unknown call goes only just before a call that could not go without it
-                enables = self.required[i] or any(self._fits(j, after) for j in blocked or ())
-                if enables and self._visit(i, after):
+                # an unknown call goes only right before a call that could not go without it
+                if (self.required[i] or any(self._fits(j, after) for j in blocked or ())) and (
+                    self._visit(i, after)
+                ):
                     return _Frame(i, position, move, self.state, self.candidates, after, False)
                 move += 1
             position, move = position + 1, 0
@@ -462,23 +446,17 @@ class _Search:
 
     def _fits(self, i: int, state: State | None = None) -> bool:
         """Whether call i may go next (in `state`, if given): acked writes go in revision order."""
-        if self.rank[i] >= 0 and (
-            self.rank[i] != self.writes_done or False
-        ):
+        if self.rank[i] >= 0 and self.rank[i] != self.writes_done:
             return False
         return state is None or bool(_step(self.ops[i], state, self.orphans))
 
     def _visit(self, i: int, after: State) -> bool:
-        """Remember a configuration; False if one at least as good was seen: the same acked writes
-        and state, with a superset of the other calls placed and a subset of unknown calls used.
-        (Dropping reads and failures from a linearization leaves it valid.)"""
-        placed, used = self.required_bits, self.unknown_bits
-        if self.required[i]:
-            placed |= self.bit[i]
-        else:
-            used |= self.bit[i]
-        low = (placed ^ (placed + 1)).bit_length() - 1  # all completed calls before it are placed
-        new = (low, placed >> low, used)  # kept small: the set is all calls below `low`, and bits
+        """Remember a configuration; False if one that covers it had the same acked writes and
+        state. (Reads and failures can be dropped from a linearization, and it stays one.)"""
+        placed = self.placed | (self.bit[i] if self.required[i] else 0)
+        applied = self.applied | (0 if self.required[i] else self.bit[i])
+        low = (placed ^ (placed + 1)).bit_length() - 1  # every completed call below is placed
+        new = (low, placed >> low, applied)
         seen = self.seen.setdefault((self.writes_done + (self.rank[i] >= 0), after), [])
         if any(_covers(old, new) for old in seen):
             return False
@@ -510,37 +488,33 @@ class _Search:
 
     def _toggle(self, i: int, placed: int) -> None:
         if self.required[i]:
-            self.required_bits ^= self.bit[i]
+            self.placed ^= self.bit[i]
             self.left -= placed
         else:
-            self.unknown_bits ^= self.bit[i]
+            self.applied ^= self.bit[i]
             self.used[self.group[i]] += placed
-        if self.rank[i] >= 0:
-            self.writes_done += placed
-        if self.pin[i] >= 0:
-            self.unread[self.pin[i]] -= placed
+        self.writes_done += placed if self.rank[i] >= 0 else 0
 
     def _candidates(self) -> list[int]:
-        """The completed calls before the first return, then each group's next unknown call."""
-        required, node = [], self.next[0]
+        candidates, node = [], self.next[0]
         while self.is_call[node]:
-            required.append(self.node_op[node])
+            candidates.append(self.node_op[node])
             node = self.next[node]
-        if node == self.tail:
-            return required
+        if node == self.tail:  # every completed call is placed
+            return candidates
         horizon = self.ops[self.node_op[node]].complete or 0.0
         for members, used in zip(self.groups, self.used, strict=True):
             if used < len(members) and self.ops[members[used]].invoke <= horizon:
-                required.append(members[used])
-        return required
+                candidates.append(members[used])
+        return candidates
 
-    def _failure(self, steps: int) -> Result:
+    def _result(self, verdict: Verdict, reason: str, steps: int, then: str = "") -> Result:
         path, state, candidates = self.best
         placed = sum(self.required[i] for i in path)
         return Result(
-            "violation",
+            verdict,
             self.ops[0].key,
-            f"not linearizable: {placed} of {self.total} completed calls placed, then none fit",
+            f"{reason}: at most {placed} of {self.total} completed calls placed{then}",
             linearized=tuple(self.ops[i] for i in path),
             unplaced=tuple(self.ops[i] for i in candidates if self.required[i]),
             state=state,

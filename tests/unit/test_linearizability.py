@@ -96,6 +96,13 @@ LINEARIZABLE = {
         put(0, None, b"a"),
         put(1, 2, b"b", 9, if_revision=4),
     ],
+    "two unknown puts of one value, each seen at its own revision": [
+        put(0, None, b"y"),
+        put(3, None, b"y", create_only=True),
+        get(5, 6, b"y", 1),
+        put(7, 8, b"x", 2),
+        get(9, 10, b"y", 4),
+    ],
     "an unknown read and a call refused outright are ignored": [
         put(0, 1, b"a", 1),
         Op(2, "get", "k", 2, None, "unknown"),
@@ -183,6 +190,13 @@ def test_a_stale_read_is_explained_without_a_search():
     result = check([put(0, 1, b"a", 1), later, stale])
     assert (result.key, result.unplaced, result.steps) == ("k", (later, stale), 0)
     assert "stale read" in str(result)
+
+
+def test_a_second_compare_and_set_on_one_revision_is_explained_without_a_search():
+    first, second = put(2, 4, b"b", 2, if_revision=1), put(3, 5, b"c", 3, if_revision=1)
+    result = check([put(0, 1, b"a", 1), first, second])
+    assert (result.unplaced, result.steps) == ((first, second), 0)
+    assert "conditional on revision 1" in result.reason
 
 
 def test_a_search_failure_names_the_calls_left_and_the_state_they_missed():

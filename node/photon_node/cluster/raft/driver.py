@@ -191,6 +191,8 @@ class RaftDriver:
         core = self._core()
         if core.role is not Role.LEADER and not core.leader:
             raise NotLeaderError("")
+        if self._sole_voter_ready(core):
+            return  # nobody else can lead, and every acknowledged write is already applied
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._read_waiters.append(future)
         self._wake.set()
@@ -198,6 +200,15 @@ class RaftDriver:
             await asyncio.wait_for(asyncio.shield(future), self.request_timeout)
         except TimeoutError as error:
             raise Unavailable("leadership could not be confirmed in time; retry") from error
+
+    def _sole_voter_ready(self, core: RaftCore) -> bool:
+        log = core.log
+        return (
+            core.role is Role.LEADER
+            and log.config.voters == {self.id}
+            and log.term(log.committed) == core.term
+            and self.engine.applied >= log.committed
+        )
 
     def transfer_leadership(self, target: str) -> None:
         core = self._core()
@@ -340,17 +351,11 @@ class RaftDriver:
         early = [m for m in rd.messages if m.type in _LEADER_MESSAGES]
         for message in early:
             self._send(message)
-        if rd.entries or rd.hard_state is not None:
-            started = time.perf_counter()
-            await asyncio.to_thread(self.store.save, rd.hard_state, rd.entries)
-            self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
+        results = await asyncio.to_thread(self._persist_and_apply, rd)  # one thread hop
         for message in rd.messages:
             if message.type not in _LEADER_MESSAGES:
-                self._send(message)
+                self._send(message)  # after the fsync of what they report
         if rd.committed:
-            started = time.perf_counter()
-            results = await asyncio.to_thread(self.engine.apply_entries, rd.committed)
-            self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
             self._complete(rd.committed, results)
         for context, index in rd.reads:
             self._reads_ready.append((index, self._reads_inflight.pop(context, [])))
@@ -358,6 +363,20 @@ class RaftDriver:
         self._release_reads()
         self._observe(core)
         await self._maybe_compact(core)
+
+    def _persist_and_apply(self, rd) -> list:
+        """Worker thread: fsync the Ready's hard state and entries, then apply its committed
+        entries (already durable in the log)."""
+        if rd.entries or rd.hard_state is not None:
+            started = time.perf_counter()
+            self.store.save(rd.hard_state, rd.entries)
+            self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
+        if not rd.committed:
+            return []
+        started = time.perf_counter()
+        results = self.engine.apply_entries(rd.committed)
+        self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
+        return results
 
     def _complete(self, entries: list, results: list) -> None:
         """Answer the callers whose commands (or configuration changes) were just applied."""
