@@ -6,36 +6,17 @@ election), cluster-wide or in the listed namespaces, with kopf's liveness endpoi
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 
+from photon_common import logs
+
 from .model.settings import Settings, SettingsError
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key in ("k8s_obj", "k8s_skip"):
-            entry.pop(key, None)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
 def setup_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+    logs.configure(settings.log_level, settings.log_format)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 

@@ -92,8 +92,9 @@ def run(seed: int, ticks: int = 400, quiet: int = 200, faults: Faults = Faults()
         sim.deliver_due()
         if stormy:
             _inject_faults(sim, faults)
-        elif sim.partition:
+        else:  # the quiet period: a healed, lossless network (delays and reordering remain)
             sim.partition = {}
+            sim.loss = sim.duplicate = 0.0
         if not stormy:
             for node in sim.nodes.values():
                 if not node.alive:

@@ -4,8 +4,9 @@ import logging
 
 import kopf
 
+from photon_common.logs import JsonFormatter
 from photon_operator.handlers import lifecycle
-from photon_operator.main import JsonFormatter, main
+from photon_operator.main import main
 from photon_operator.model.settings import Settings
 
 

@@ -124,6 +124,7 @@ class RaftCore:
         self._msgs: list[Message] = []
         self._reads: list[tuple[bytes, int]] = []
         self._pending_snapshot: SnapshotMeta | None = None
+        self._round_pending = False
         self._prev_hard = HardState(self.term, self.vote, self.log.committed)
         self._reset_timeout()
 
@@ -264,14 +265,17 @@ class RaftCore:
 
     def has_ready(self) -> bool:
         return bool(
-            self._msgs or self._reads or self._pending_snapshot or self.log.unstable()
-            or self.log.to_apply() or self.hard_state != self._prev_hard
+            self._round_pending or self._msgs or self._reads or self._pending_snapshot
+            or self.log.unstable() or self.log.to_apply() or self.hard_state != self._prev_hard
         )  # fmt: skip
 
     def ready(self) -> Ready:
         if self.role is Role.LEADER:
             for peer in self._peers():
                 self._send_append(peer, only_if_new=True)
+            if self._round_pending and self.read_rounds:
+                self._broadcast_heartbeat(self.read_rounds[-1].context)
+        self._round_pending = False
         ready = Ready(
             hard_state=self.hard_state if self.hard_state != self._prev_hard else None,
             entries=self.log.unstable(),
@@ -654,7 +658,9 @@ class RaftCore:
         if len(self.log.config.voters) == 1:
             self._release_reads(round_)
         else:
-            self._broadcast_heartbeat(context)
+            # One heartbeat round, sent at the next ready(), confirms every read started
+            # before it: concurrent reads share it.
+            self._round_pending = True
 
     def _ack_read(self, context: bytes, peer: str) -> None:
         voters = self.log.config.voters
