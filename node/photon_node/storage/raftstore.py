@@ -95,8 +95,10 @@ class RaftStore:
         body = _SNAP.pack(snap.index, snap.term) + snap.config.encode()
         batch.put(b"s" + _GROUP.pack(self.group), body, self.engine.raft_handle)
 
-    def save(self, hard: HardState | None, entries: Sequence[Entry]) -> None:
-        """Durably store entries (overwriting from entries[0] on) and the hard state."""
+    def save(self, hard: HardState | None, entries: Sequence[Entry], sync: bool = True) -> None:
+        """Store entries (overwriting from entries[0] on) and the hard state; fsync unless
+        `sync` is False (allowed when only the commit index moved: it is re-learnt from the
+        leader after a crash, as in etcd's MustSync)."""
         batch = rd.WriteBatch(raw_mode=True)
         handle = self.engine.raft_handle
         if entries:
@@ -107,7 +109,10 @@ class RaftStore:
                 batch.put(_entry_key(self.group, entry.index), body, handle)
         if hard is not None:
             self._put_hard(batch, hard)
-        self.engine.write_durable(batch)
+        if sync:
+            self.engine.write_durable(batch)
+        else:
+            self.engine.db.write(batch, self.engine.nosync)
 
     def compact(self, snapshot: SnapshotMeta) -> None:
         """Forget entries up to snapshot.index: their effects are in the state machine, whose

@@ -101,6 +101,7 @@ class RaftDriver:
         self._senders: set[asyncio.Task] = set()
         self._was_leader = False
         self._known_leader = ""
+        self._synced_vote: tuple[int, str] = (-1, "")
         self._stopping = False
         self.failure: BaseException | None = None
 
@@ -368,9 +369,16 @@ class RaftDriver:
         """Worker thread: fsync the Ready's hard state and entries, then apply its committed
         entries (already durable in the log)."""
         if rd.entries or rd.hard_state is not None:
+            hard = rd.hard_state
+            must_sync = bool(rd.entries) or (
+                hard is not None and (hard.term, hard.vote) != self._synced_vote
+            )
             started = time.perf_counter()
-            self.store.save(rd.hard_state, rd.entries)
-            self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
+            self.store.save(hard, rd.entries, sync=must_sync)
+            if must_sync:
+                self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
+            if hard is not None:
+                self._synced_vote = (hard.term, hard.vote)
         if not rd.committed:
             return []
         started = time.perf_counter()

@@ -15,8 +15,10 @@ class RaftLog:
         self.snap_term = snapshot.term
         self.entries = list(entries)
         self.stable = self.last_index  # everything handed to us at load is on disk
-        self.committed = max(commit, snapshot.index)
+        # Applied entries were committed, even if the commit index on disk lags (it is
+        # written without an fsync when nothing else changed).
         self.applied = max(applied, snapshot.index)
+        self.committed = max(commit, self.applied)
         # (index, config): the snapshot's config, then every CONFIG entry in the log
         self.configs: list[tuple[int, Config]] = [(snapshot.index, snapshot.config)]
         for entry in self.entries:
