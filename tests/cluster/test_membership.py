@@ -141,3 +141,23 @@ def test_incompatible_protocol_is_refused(cluster):
     wait_until(refused, 40, what="the old node told why it is refused")
     assert "ancient" not in raft(cluster, leader)["voters"] + raft(cluster, leader)["learners"]
     assert get_json(leader.url + "/cluster/status")["effective_protocol_version"] == 2
+
+
+def test_voter_that_lost_its_data_catches_up_before_voting(cluster):
+    cluster.bootstrap(3, extra=["--snapshot-entries", "100"])
+    leader = cluster.leader()
+    for i in range(300):
+        assert call(f"{leader.url}/kv/d{i}", "PUT", b"%d" % i)[0] == 200
+    victim = next(n for n in cluster.nodes.values() if n is not leader)
+    victim.stop()
+    import shutil
+
+    shutil.rmtree(victim.data_dir)  # the disk is gone; the pod restarts with the same flags
+    victim.start()
+    wait_until(lambda: "rejoining as a member that withholds its vote" in victim.log(), 30,
+               what="the node noticed it lost its data")  # fmt: skip
+    wait_until(lambda: call(f"{victim.url}/kv/d299?consistency=stale") == (200, b"299"), 60,
+               what="caught up from the leader")  # fmt: skip
+    assert raft(cluster, cluster.leader())["voters"] == ["n1", "n2", "n3"]
+    assert raft(cluster, victim)["voters"] == ["n1", "n2", "n3"]  # config came from the leader
+    assert call(f"{leader.url}/kv/after", "PUT", b"ok")[0] == 200

@@ -72,6 +72,7 @@ class Node:
         self._beat = time.monotonic()
         self._tasks: list[asyncio.Task] = []
         self._membership_wake = asyncio.Event()
+        self._published: tuple = ()
         metrics.on_scrape(self._refresh_gauges)
 
     @property
@@ -100,9 +101,10 @@ class Node:
                 self.startup_error = str(error)
                 raise
             self.draining = self.engine.get_meta(META_DRAINING) is not None
-            await self._start_raft(secret)
         if secret:
             await self._start_gossip(secret)
+        if self.engine is not None:
+            await self._start_raft(secret)
         self._tasks.append(asyncio.create_task(self._membership_loop(), name="membership"))
         self._tasks.append(asyncio.create_task(self._meta_loop(), name="gossip-meta"))
         self.metrics.draining.set(int(self.draining))
@@ -133,11 +135,38 @@ class Node:
         if secret:
             await self.transport.start(s.peer_listen.host, s.peer_listen.port)
         bootstrap = None
+        lost_data = False
         if s.initial_cluster:
             bootstrap = Config.of(dict(s.initial_cluster))
+            if self.engine.applied == 0 and await self._existing_cluster():
+                # This member's data is gone but its cluster lives on: it must catch up
+                # from the leader before it votes again, never bootstrap on its own.
+                logger.warning(
+                    "%s: empty data directory in a running cluster; rejoining "
+                    "as a member that withholds its vote until caught up",
+                    self.id,
+                )
+                bootstrap, lost_data = None, True
         elif not s.join and s.role == contract.ROLE_DATA:
             bootstrap = Config.of({self.id: s.peer_addr})  # a single-node cluster of its own
-        await self.driver.start(bootstrap)
+        await self.driver.start(bootstrap, withhold_votes=lost_data)
+
+    async def _existing_cluster(self, wait: float = 3.0) -> bool:
+        """Does gossip show a peer that already holds data? Ends early once every peer of
+        the initial cluster has been seen empty (a genuinely new cluster)."""
+        if self.gossip is None:
+            return False
+        peers = {node for node, _ in self.settings.initial_cluster} - {self.id}
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            members = self.gossip.members()
+            for node_id, member in members.items():
+                applied = dict(member.meta.metrics).get("applied", 0.0)
+                if node_id != self.id and applied > 0:
+                    return True
+            if peers <= members.keys() or asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
 
     async def _start_gossip(self, secret: bytes) -> None:
         s = self.settings
@@ -155,6 +184,8 @@ class Node:
     def _local_meta(self) -> MemberMeta:
         s = self.settings
         metrics: tuple[tuple[str, float], ...] = ()
+        if self.engine is not None:
+            metrics = (("applied", float(self.engine.applied)),)
         if self.engine is not None and self.driver is not None and self.driver.core is not None:
             core = self.driver.core
             metrics = (
@@ -175,6 +206,18 @@ class Node:
     def _publish(self) -> None:
         if self.gossip is not None:
             self.gossip.update_local(self._local_meta())
+            self._published = self._headline()
+
+    def _headline(self) -> tuple:
+        """What peers must learn at once: having data at all, the term, leadership."""
+        if self.engine is None or self.driver is None or self.driver.core is None:
+            return ()
+        core = self.driver.core
+        return (self.engine.applied > 0, core.term, core.role is Role.LEADER)
+
+    def _publish_if_changed(self) -> None:
+        if self._headline() != self._published:
+            self._publish()
 
     def _resolve_peer(self, node_id: str) -> str | None:
         if self.driver is not None and self.driver.core is not None:
@@ -225,6 +268,7 @@ class Node:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._membership_wake.wait(), MEMBERSHIP_INTERVAL)
             self._membership_wake.clear()
+            self._publish_if_changed()
             self._update_member_gauges()
             self._check_protocols()
             driver = self.driver

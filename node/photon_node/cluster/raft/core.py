@@ -125,6 +125,10 @@ class RaftCore:
         self._reads: list[tuple[bytes, int]] = []
         self._pending_snapshot: SnapshotMeta | None = None
         self._round_pending = False
+        # A member that lost its data must not vote (or campaign) on an empty log: votes are
+        # withheld until it has caught up to the commit index of the first leader it hears.
+        # None: not withholding; 0: withholding, floor not known yet.
+        self.vote_floor: int | None = None
         self._prev_hard = HardState(self.term, self.vote, self.log.committed)
         self._reset_timeout()
 
@@ -312,7 +316,20 @@ class RaftCore:
     # -- roles ---------------------------------------------------------------------------------
     @property
     def promotable(self) -> bool:
-        return self.id in self.log.config.voters and self._pending_snapshot is None
+        return (
+            self.id in self.log.config.voters
+            and self._pending_snapshot is None
+            and not self.withholding_votes
+        )
+
+    @property
+    def withholding_votes(self) -> bool:
+        if self.vote_floor is None:
+            return False
+        if self.vote_floor and self.log.last_index >= self.vote_floor:
+            self.vote_floor = None  # caught up: a normal member again
+            return False
+        return True
 
     def _quorum(self) -> int:
         return len(self.log.config.voters) // 2 + 1
@@ -418,7 +435,7 @@ class RaftCore:
         # Votes are granted without consulting our own configuration (Raft thesis §4.1): a
         # node that has not yet learnt it was re-added must still be able to elect the leader
         # that will tell it. The candidate counts only the votes of its configuration's voters.
-        grant = can_vote and self.log.up_to_date(m.index, m.log_term)
+        grant = can_vote and self.log.up_to_date(m.index, m.log_term) and not self.withholding_votes
         resp = MsgType.PRE_VOTE_RESP if pre else MsgType.VOTE_RESP
         # A granted pre-vote answers in the candidate's future term; everything else in ours.
         self._msgs.append(
@@ -447,11 +464,16 @@ class RaftCore:
         if m.type in (MsgType.APPEND, MsgType.HEARTBEAT, MsgType.SNAPSHOT):
             self.election_elapsed = 0
             self.leader = m.src
+            if self.vote_floor == 0:
+                commit = m.snapshot.index if m.snapshot else m.commit
+                self.vote_floor = max(commit, 1)
         if m.type is MsgType.APPEND:
             self._handle_append(m)
         elif m.type is MsgType.HEARTBEAT:
             self.log.commit_to(min(m.commit, self.log.last_index))
-            self._send(m.src, MsgType.HEARTBEAT_RESP, context=m.context)
+            # `index` tells the leader how long our log is: a member that lost its disk
+            # shows up here as shorter than the leader believed.
+            self._send(m.src, MsgType.HEARTBEAT_RESP, context=m.context, index=self.log.last_index)
         elif m.type is MsgType.SNAPSHOT:
             self._handle_snapshot(m)
         elif m.type is MsgType.READ_INDEX_RESP:
@@ -542,6 +564,9 @@ class RaftCore:
         if m.type is MsgType.APPEND_RESP:
             self._handle_append_resp(m, progress)
         elif m.type is MsgType.HEARTBEAT_RESP:
+            if m.index < progress.match:
+                progress.match = m.index  # it lost acknowledged entries (a wiped disk)
+                progress.become_probe()
             if progress.match < self.log.last_index:
                 progress.paused = False
                 if len(progress.inflight) >= self.options.max_inflight:

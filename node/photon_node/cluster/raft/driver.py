@@ -106,7 +106,7 @@ class RaftDriver:
         self.failure: BaseException | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def start(self, bootstrap: Config | None) -> None:
+    async def start(self, bootstrap: Config | None, withhold_votes: bool = False) -> None:
         hard, snap, entries = await asyncio.to_thread(self.store.load)
         if bootstrap is not None and hard.term == 0 and snap.index == 0 and not entries:
             snap = SnapshotMeta(0, 0, bootstrap)
@@ -116,6 +116,8 @@ class RaftDriver:
         self.core = RaftCore(
             self.id, hard, snap, entries, applied, random.Random(seed), self.options
         )
+        if withhold_votes and not entries and snap.index == 0:
+            self.core.vote_floor = 0
         self._last_config = self.core.log.config
         self.on_config(self._last_config)
         if self.core.log.config.voters == {self.id}:

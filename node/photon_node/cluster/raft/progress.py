@@ -59,12 +59,15 @@ class Progress:
         """An append after rejected_index was refused; False if the rejection is stale."""
         if self.state is ProgressState.REPLICATE:
             if rejected_index <= self.match:
-                return False
+                if hint >= self.match:
+                    return False  # a late answer to an append sent before it caught up
+                self.match = hint  # it lost entries it had acknowledged: a wiped disk
             self.next = self.match + 1
             return True
         if self.next - 1 != rejected_index:
             return False
         self.next = max(min(rejected_index, hint + 1), 1)
+        self.match = min(self.match, self.next - 1)
         self.paused = False
         return True
 
