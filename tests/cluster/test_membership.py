@@ -101,11 +101,15 @@ def test_wrong_secret_cannot_join(cluster):
 
     def rejected() -> bool:
         text = urllib.request.urlopen(leader.url + "/_metrics", timeout=5).read().decode()
-        return 'photon_gossip_frames_rejected_total{reason="bad_mac"}' in text
+        for line in text.splitlines():
+            if line.startswith('photon_gossip_frames_rejected_total{reason="bad_mac"}'):
+                return float(line.split()[-1]) > 0
+        return False
 
     wait_until(rejected, 30, what="forged gossip counted")
     assert "evil" not in cluster.status(leader)["members"]
     assert "evil" not in raft(cluster, leader)["learners"]
+    wait_until(lambda: call(f"{intruder.url}/health/live")[0] == 200, 30, what="intruder up")
     assert call(f"{intruder.url}/health/ready")[0] == 503  # it never finds a leader
 
 

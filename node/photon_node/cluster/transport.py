@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,23 @@ _LEN = struct.Struct(">I")
 MAX_FRAME = 64 << 20
 HELLO_TIMEOUT = 5.0
 QUEUE_FRAMES = 4096
+DRAIN_TIMEOUT = 10.0
+
+
+def tune_socket(writer: asyncio.StreamWriter) -> None:
+    """Keepalive and a bound on unacknowledged data, so a peer that vanished without closing
+    (its address is gone) is noticed in seconds, not after the kernel's 15-minute retries."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3),
+                        ("TCP_USER_TIMEOUT", 10_000), ("TCP_NODELAY", 1)):  # fmt: skip
+        if hasattr(socket, name):
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    for level, option, value in options:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(level, option, value)
 
 
 class FrameType:
@@ -92,17 +110,30 @@ class _Outbound:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host.strip("[]"), int(port)), HELLO_TIMEOUT
         )
+        tune_socket(writer)
+        # The peer never writes after its hello answer, so any read completing means it
+        # closed (or reset) the connection: watch for that, or a restarted peer (a pod with
+        # a new address) would be written to forever through a half-closed socket.
+        closed: asyncio.Task | None = None
         try:
             session = await asyncio.wait_for(self._hello(reader, writer), HELLO_TIMEOUT)
             if not self.connected:
                 logger.info("connected to peer %s at %s", self.peer, addr)
             self.connected = True
+            closed = asyncio.create_task(reader.read(1))
             while True:
-                kind, body = await self.queue.get()
+                frame = asyncio.ensure_future(self.queue.get())
+                done, _ = await asyncio.wait({frame, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed in done:
+                    frame.cancel()
+                    raise ConnectionError("the peer closed the connection")
+                kind, body = frame.result()
                 _write_frame(writer, session.seal(bytes((kind,)) + body))
                 if self.queue.empty() or writer.transport.get_write_buffer_size() > 1 << 20:
-                    await writer.drain()
+                    await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT)
         finally:
+            if closed is not None:
+                closed.cancel()
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -199,6 +230,7 @@ class PeerTransport:
         assert task is not None
         self._inbound.add(task)
         peer = "?"
+        tune_socket(writer)
         try:
             session, peer = await asyncio.wait_for(
                 self._answer_hello(reader, writer), HELLO_TIMEOUT

@@ -87,6 +87,15 @@ class NodeMetrics:
             registry=r,
         )
         self._raft(r)
+        # Known label values start at 0, so "no errors" reads as 0 rather than absent.
+        for counter, values in (
+            (self.storage_errors, ("write", "read", "corruption")),
+            (self.raft_proposals, ("committed", "overwritten", "dropped")),
+            (self.raft_rejected, ("bad_mac", "unsigned", "protocol", "identity", "malformed")),
+            (self.gossip_rejected, ("unsigned", "bad_mac", "replayed", "stale", "malformed")),
+        ):
+            for value in values:
+                counter.labels(value)
         self._before_scrape: list[Callable[[], None]] = []
 
     def _raft(self, r: CollectorRegistry) -> None:

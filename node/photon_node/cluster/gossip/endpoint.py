@@ -22,7 +22,7 @@ from photon_node.cluster.gossip.model import Message
 
 logger = logging.getLogger(__name__)
 
-RESOLVE_TTL = 30.0
+RESOLVE_TTL = 5.0  # a restarted pod comes back under a new IP: re-resolve soon
 MAX_PENDING_FRAMES = 256
 MAX_WARNED_SOURCES = 1024
 Handler = Callable[[str, Message], None]

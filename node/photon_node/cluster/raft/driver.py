@@ -475,6 +475,7 @@ class RaftDriver:
         m.raft_is_leader.set(int(leader))
         m.raft_commit.set(core.log.committed)
         m.raft_applied.set(self.engine.applied)
+        m.raft_follower_lag.clear()  # only the current leader reports, and only current peers
         if leader:
             for peer, progress in core.progress.items():
                 if peer != self.id:
