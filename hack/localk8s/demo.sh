@@ -6,7 +6,8 @@
 #   4. builds the node and operator images, loads them   (hack/localk8s/images.sh)
 #   5. installs the operator with Helm                   (charts/photon-operator)
 #   6. creates a 3-node PhotonCluster                    (k8s/examples/basic.yaml), waits for Ready
-#   7. writes and reads a key through the client Service, shows `kubectl get photon` and metrics
+#   7. writes and reads a key through the client Service
+#   8. shows `kubectl get photon -o wide`, the members the nodes report, and metrics
 # Re-running it is cheap: every step reuses what is already there. The cluster stays up at the
 # end; `make cluster-down` removes it.
 set -euo pipefail
@@ -15,7 +16,7 @@ ROOT=$(cd "$LK8S_DIR/../.." && pwd)
 cd "$ROOT"
 T0=$(date +%s)
 STEP=0
-step() { STEP=$((STEP + 1)); printf '\n\033[1m==> [%d/7 +%ss] %s\033[0m\n' "$STEP" "$(($(date +%s) - T0))" "$*" >&2; }
+step() { STEP=$((STEP + 1)); printf '\n\033[1m==> [%d/8 +%ss] %s\033[0m\n' "$STEP" "$(($(date +%s) - T0))" "$*" >&2; }
 say() { printf '    %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || lk8s_die "the demo starts a local Kubernetes node: run it as root"
 
@@ -95,7 +96,12 @@ say "GET $URL/kv/demo%2Fgreeting"
 say "  -> $(curl -sS --fail-with-body -m 10 "$URL/kv/demo%2Fgreeting")"
 
 step "what Kubernetes and the metrics say"
-kubectl -n "$NS" get photon 2>/dev/null >&2 || kubectl -n "$NS" get photonclusters >&2
+kubectl -n "$NS" get photon -o wide >&2
+kubectl -n "$NS" get "photoncluster/$NAME" -o json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin).get("status", {}).get("members", []):
+    print("    member %(name)s  raft=%(raftRole)s  version=%(version)s  ready=%(ready)s" % m)
+' >&2
 curl -sS -m 10 "$URL/_metrics" \
   | grep -E '^photon_(build_info|node_ready|storage_revision|kv_requests_total)' | head -12 | sed 's/^/    /' >&2
 

@@ -8,7 +8,10 @@
 #   build  the pinned wheels into hack/localk8s/wheelhouse/ (PyPI, once per constraints.txt),
 #          then Dockerfile.node and Dockerfile.operator with `docker build --network none`
 #          on that base -> photondb/node:<tag>, photondb/operator:<tag>, saved as tarballs
-#   load   import both tarballs into the local cluster's containerd (ctr -n k8s.io import)
+#   load   import both tarballs into the local cluster's containerd (ctr -n k8s.io import),
+#          and tag the node image a second time as photondb/node:<NEXT_TAG> (default: the
+#          patch version + 1): the same build under a new version tag, the target of the
+#          e2e rolling-upgrade scenario (tests/e2e/test_upgrade.py)
 #
 # Docker: a private dockerd (Debian's docker.io) is started for the build and stopped at the
 # end: own socket/data root, no bridge, no iptables, no ip forwarding; every build step runs
@@ -32,6 +35,7 @@ case "$ACTION" in all|base|build|load) ;; *) lk8s_die "usage: images.sh [all|bas
 
 version=$(python3 -c 'import tomllib,sys;print(tomllib.load(open(sys.argv[1],"rb"))["project"]["version"])' "$ROOT/pyproject.toml")
 TAG=${IMAGE_TAG:-$version}
+NEXT_TAG=${NEXT_TAG:-$(python3 -c 'import sys;v=sys.argv[1].split("-")[0].split(".");print(".".join(v[:2]+[str(int(v[2])+1)]))' "$TAG")}
 NODE_REF=${NODE_IMAGE:-photondb/node}:$TAG
 OP_REF=${OPERATOR_IMAGE:-photondb/operator}:$TAG
 NODE_TAR=$CACHE/node-$TAG.tar
@@ -224,7 +228,10 @@ load_images() {
     timed "load: ctr import $(basename "$t")" ctr --address "$sock" -n k8s.io images import \
       --digests --snapshotter=overlayfs "$t" >/dev/null || lk8s_die "ctr import of $t failed"
   done
-  lk8s_log "load: $NODE_REF and $OP_REF are in the cluster's containerd (imagePullPolicy IfNotPresent/Never)"
+  local next=${NODE_IMAGE:-photondb/node}:$NEXT_TAG
+  ctr --address "$sock" -n k8s.io images tag --force "docker.io/$NODE_REF" "docker.io/$next" >/dev/null \
+    || lk8s_die "ctr tag $NODE_REF $next failed"
+  lk8s_log "load: $NODE_REF (also as $next) and $OP_REF are in the cluster's containerd (imagePullPolicy IfNotPresent/Never)"
 }
 
 T0=$(date +%s)

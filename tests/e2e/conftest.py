@@ -31,6 +31,7 @@ from tests.e2e.helpers import (
     project_version,
     wait_until,
 )
+from tests.e2e.photon import OPERATOR_NAMESPACE, install_operator
 
 E2E_LABEL = "photondb.io/e2e"
 
@@ -60,11 +61,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: needs a reachable Kubernetes cluster (tests/e2e)")
 
 
+# scenario files in the order they build on each other (cheap and basic first); any other
+# file after them, alphabetically
+ORDER = ["smoke", "install", "validation", "create", "heal", "delete", "scale", "upgrade"]
+REPORT: list[str] = []  # lines for the terminal summary (e.g. writer failure counts)
+
+
+def _rank(item: pytest.Item) -> tuple[int, str]:
+    stem = item.path.stem.removeprefix("test_")
+    return (ORDER.index(stem) if stem in ORDER else len(ORDER), stem)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.path).startswith(here):
-            item.add_marker(pytest.mark.e2e)
+    ours = [item for item in items if str(item.path).startswith(here)]
+    for item in ours:
+        item.add_marker(pytest.mark.e2e)
+    if ours:
+        first = items.index(ours[0])
+        rest = [item for item in items if item not in ours]
+        ranked = sorted(ours, key=_rank)  # stable: file order within a module
+        items[:] = rest[:first] + ranked + rest[first:]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if REPORT:
+        terminalreporter.section("e2e report")
+        for line in REPORT:
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -126,6 +150,14 @@ def images() -> Images:
         node=os.environ.get("E2E_NODE_IMAGE", f"photondb/node:{version}"),
         operator=os.environ.get("E2E_OPERATOR_IMAGE", f"photondb/operator:{version}"),
     )
+
+
+@pytest.fixture(scope="session")
+def operator(kube: Kubectl, images: Images) -> Kubectl:
+    """The operator chart installed (`helm upgrade --install`, idempotent) with the images
+    under test; kubectl bound to the operator's namespace."""
+    install_operator(kube, images)
+    return kube.in_namespace(OPERATOR_NAMESPACE)
 
 
 def _create_namespace(kube: Kubectl, hint: str) -> Kubectl:

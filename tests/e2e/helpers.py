@@ -46,11 +46,13 @@ def wait_until(
     what: str,
     interval: float = 1.0,
     diagnose: Callable[[], str] | None = None,
+    fatal: tuple[type[BaseException], ...] = (),
 ) -> T:
     """Poll `condition` until it returns something truthy; raise E2ETimeout at the deadline.
 
-    Exceptions from `condition` count as "not yet" (the last one is reported). `diagnose` is
-    called once on timeout and its text (pod descriptions, events) goes into the error.
+    Exceptions from `condition` count as "not yet" (the last one is reported), except those in
+    `fatal`, which fail at once. `diagnose` is called once on timeout or a fatal error and its
+    text (pod descriptions, events) goes into the error.
     """
     deadline = time.monotonic() + timeout
     last: object = None
@@ -60,6 +62,9 @@ def wait_until(
             if value:
                 return value
             last = value
+        except fatal as error:
+            detail = diagnose() if diagnose is not None else ""
+            raise E2ETimeout(f"{what}: {error}\n{detail}") from error
         except Exception as error:
             last = error
         if time.monotonic() >= deadline:

@@ -66,7 +66,22 @@ def _options() -> rd.Options:
     options.set_wal_recovery_mode(rd.DBRecoveryMode.tolerate_corrupted_tail_records())
     options.set_max_background_jobs(2)
     options.set_keep_log_file_num(5)
+    # Bound memtable memory across all column families (RocksDB's default is 64 MiB per
+    # memtable per family): a node replaying its WAL must fit a pod's memory limit.
+    options.set_db_write_buffer_size(48 << 20)
+    _bound_memtables(options)
     return options
+
+
+def _family_options() -> rd.Options:
+    options = rd.Options(raw_mode=True)
+    _bound_memtables(options)
+    return options
+
+
+def _bound_memtables(options: rd.Options) -> None:
+    options.set_write_buffer_size(16 << 20)
+    options.set_max_write_buffer_number(2)
 
 
 def looks_corrupt(error: Exception) -> bool:
@@ -100,7 +115,7 @@ class Engine:
     @classmethod
     def open(cls, datadir: DataDir) -> Engine:
         """Open (and recover) the database. Blocking: replays the WAL."""
-        families = {name: rd.Options(raw_mode=True) for name in (CF_KV, CF_META, CF_RAFT)}
+        families = {name: _family_options() for name in (CF_KV, CF_META, CF_RAFT)}
         try:
             db = rd.Rdict(datadir.db_path, _options(), column_families=families)
         except Exception as error:

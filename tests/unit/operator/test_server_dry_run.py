@@ -36,7 +36,11 @@ def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 
 def dry_run(*args: str, stdin: str | None = None) -> None:
-    run = kubectl("apply", "--server-side", "--dry-run=server", *args, stdin=stdin)
+    # --force-conflicts: a dry run changes nothing, and the cluster may already run the
+    # operator installed by Helm (another field manager of the same objects)
+    run = kubectl(
+        "apply", "--server-side", "--dry-run=server", "--force-conflicts", *args, stdin=stdin
+    )
     assert run.returncode == 0, run.stderr
 
 
