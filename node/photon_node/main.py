@@ -31,4 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     # RocksDB and fsync calls run in worker threads; hand the GIL back and forth every 1 ms
     # rather than 5 so a thread's answer does not wait behind the event loop for long.
     sys.setswitchinterval(0.001)
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(serve(settings))
     return asyncio.run(serve(settings))

@@ -68,7 +68,12 @@ class SimNode:
         self.id = node_id
         self.disk = disk
         self.alive = True
+        self.paused_until = 0.0  # like SIGSTOP: no ticks, no messages handled until then
         self.boot()
+
+    @property
+    def running(self) -> bool:
+        return self.alive and self.sim.now >= self.paused_until
 
     def boot(self) -> None:
         d = self.disk
@@ -208,6 +213,7 @@ class SimNode:
 
     def restart(self) -> None:
         self.alive = True
+        self.paused_until = 0.0
         self.boot()
 
 
@@ -215,6 +221,7 @@ class Simulation:
     def __init__(
         self,
         seed: int,
+        lease: float | None = None,
         voters: int = 3,
         spare: int = 2,
         loss: float = 0.05,
@@ -224,7 +231,12 @@ class Simulation:
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self.options = RaftOptions(election_ticks=10, heartbeat_ticks=2, max_inflight=8)
+        # Odd seeds run with leader leases (reads without a round), even ones with ReadIndex.
+        if lease is None:
+            lease = 7.0 if seed % 2 else 0.0
+        self.options = RaftOptions(
+            election_ticks=10, heartbeat_ticks=2, max_inflight=8, lease_seconds=lease
+        )
         self.now = 0.0
         self.loss, self.duplicate, self.max_delay = loss, duplicate, max_delay
         self.compact_every = compact_every
@@ -286,6 +298,11 @@ class Simulation:
             node = self.nodes[dst]
             if not node.alive or not self.connected(msg.src, dst):
                 continue
+            if not node.running:  # read from the socket once it resumes
+                when = node.paused_until
+                heapq.heappush(self.queue, (when, self.next_id(), dst, msg, payload))
+                continue
+            node.core.now = self.now
             if msg.type is MsgType.SNAPSHOT:
                 if not node.core.accepts_snapshot(msg):
                     node.core.step(msg)

@@ -20,11 +20,12 @@ class Faults:
     heal: float = 0.03
     membership: float = 0.01
     transfer: float = 0.005
+    pause: float = 0.003  # a node (often the leader) stops for a while, then resumes
     client: float = 0.6
 
 
 def leader(sim: Simulation):
-    leaders = [n for n in sim.nodes.values() if n.alive and n.core.role is Role.LEADER]
+    leaders = [n for n in sim.nodes.values() if n.running and n.core.role is Role.LEADER]
     return max(leaders, key=lambda n: n.core.term) if leaders else None
 
 
@@ -77,8 +78,14 @@ def membership_change(sim: Simulation) -> None:
     node.pump()
 
 
-def run(seed: int, ticks: int = 400, quiet: int = 200, faults: Faults = Faults()) -> Simulation:
-    sim = Simulation(seed)
+def run(
+    seed: int,
+    ticks: int = 400,
+    quiet: int = 200,
+    faults: Faults = Faults(),
+    lease: float | None = None,
+) -> Simulation:
+    sim = Simulation(seed, lease)
     rng = sim.rng
     clients = 4
     busy: dict[int, OpRecord] = {}
@@ -86,7 +93,8 @@ def run(seed: int, ticks: int = 400, quiet: int = 200, faults: Faults = Faults()
         sim.now = float(tick)
         stormy = tick < ticks
         for node in sim.nodes.values():
-            if node.alive:
+            if node.running:
+                node.core.now = sim.now
                 node.core.tick()
                 node.pump()
         sim.deliver_due()
@@ -104,9 +112,11 @@ def run(seed: int, ticks: int = 400, quiet: int = 200, faults: Faults = Faults()
             if current is not None and current.complete is None and tick - current.invoke < 40:
                 continue  # one outstanding request per client; give up waiting after 40 ticks
             if rng.random() < faults.client and tick < ticks + quiet - 60:
-                alive = [n for n in sim.nodes.values() if n.alive]
+                alive = [n for n in sim.nodes.values() if n.running]
+                if not alive:
+                    continue
                 target = leader(sim) if rng.random() < 0.8 else rng.choice(alive)
-                target = target or rng.choice(alive)
+                target = target if target is not None and target.running else rng.choice(alive)
                 op, command = random_op(sim, client)
                 sim.ops.append(op)
                 busy[client] = op
@@ -131,6 +141,14 @@ def _inject_faults(sim: Simulation, faults: Faults) -> None:
         sim.partition = {}
     if rng.random() < faults.membership:
         membership_change(sim)
+    if rng.random() < faults.pause:
+        running = [n for n in nodes if n.running]
+        if running:
+            node = leader(sim) if rng.random() < 0.7 else None
+            node = node if node is not None and node.running else rng.choice(running)
+            node.paused_until = sim.now + 5 + rng.randrange(40)
+            if rng.random() < 0.5:  # and cut off, as a stopped machine looks to the others
+                sim.partition = {n.id: int(n is node) for n in nodes}
     if rng.random() < faults.transfer:
         node = leader(sim)
         if node is not None:

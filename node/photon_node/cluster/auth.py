@@ -14,7 +14,6 @@ Rejections raise AuthError with a short `reason` used as the metric label.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import struct
@@ -34,10 +33,7 @@ class AuthError(Exception):
 
 
 def _mac(key: bytes, *parts: bytes) -> bytes:
-    digest = hmac.new(key, digestmod=hashlib.sha256)
-    for part in parts:
-        digest.update(part)
-    return digest.digest()
+    return hmac.digest(key, b"".join(parts), "sha256")  # one-shot: OpenSSL's fast path
 
 
 class DatagramAuth:

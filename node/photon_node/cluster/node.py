@@ -44,6 +44,7 @@ HEARTBEAT_STALE_SECONDS = 10.0
 SCAN_MAX_BYTES = 4 * 1024 * 1024
 MEMBERSHIP_INTERVAL = 0.5
 META_REFRESH_SECONDS = 5.0
+LEASE_FRACTION = 0.7  # of the election timeout
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,12 @@ class Node:
     async def _start_raft(self, secret: bytes | None) -> None:
         assert self.engine is not None
         s = self.settings
-        options = RaftOptions(election_ticks=s.election_ticks, heartbeat_ticks=1)
+        # The lease ends well before the followers' stickiness does (see raft/lease.py).
+        lease = s.election_ticks * s.raft_tick_ms / 1000 * LEASE_FRACTION
+        lease = lease if s.read_mode == "lease" else 0.0
+        options = RaftOptions(
+            election_ticks=s.election_ticks, heartbeat_ticks=1, lease_seconds=lease
+        )
         self.driver = RaftDriver(
             self.id, self.engine, RaftStore(self.engine), self.metrics, options,
             tick_seconds=s.raft_tick_ms / 1000, compact_threshold=s.snapshot_entries,
@@ -444,7 +450,9 @@ class Node:
 
     async def get(self, key: bytes, stale: bool = False) -> Item:
         engine = await self._read_point(stale)
-        item = await asyncio.to_thread(self._guard, engine.get, key)
+        # A point read on the loop: rocksdict holds the GIL for the call, so a worker thread
+        # would not let the loop run meanwhile and would only add two thread hops.
+        item = self._guard(engine.get, key)
         if item is None:
             raise NotFound("key not found")
         return item
@@ -459,7 +467,7 @@ class Node:
         )
         return items, next_key, revision
 
-    def _guard(self, read, *args):  # runs in a worker thread
+    def _guard(self, read, *args):
         try:
             return read(*args)
         except StorageCorrupted as error:

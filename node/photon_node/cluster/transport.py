@@ -70,6 +70,34 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(size)
 
 
+async def _frames(reader: asyncio.StreamReader):
+    """Frames from a stream, read in large chunks (a burst of small frames costs one read);
+    ends at EOF, raises IncompleteReadError if the stream ends inside a frame."""
+    buffer = b""
+    while True:
+        chunk = await reader.read(1 << 18)
+        if not chunk:
+            if buffer:
+                raise asyncio.IncompleteReadError(buffer, None)
+            return
+        buffer = buffer + chunk if buffer else chunk
+        offset = 0
+        while len(buffer) - offset >= _LEN.size:
+            (size,) = _LEN.unpack_from(buffer, offset)
+            if size > MAX_FRAME:
+                raise AuthError("malformed", f"frame of {size} bytes exceeds the limit")
+            end = offset + _LEN.size + size
+            if end > len(buffer):
+                if size > 1 << 16:  # a big frame (a snapshot chunk): read the rest at once
+                    rest = await reader.readexactly(end - len(buffer))
+                    yield buffer[offset + _LEN.size :] + rest
+                    offset = len(buffer)
+                break
+            yield buffer[offset + _LEN.size : end]
+            offset = end
+        buffer = buffer[offset:]
+
+
 def _write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
     writer.write(_LEN.pack(len(payload)) + payload)
 
@@ -121,15 +149,29 @@ class _Outbound:
                 logger.info("connected to peer %s at %s", self.peer, addr)
             self.connected = True
             closed = asyncio.create_task(reader.read(1))
+            queue = self.queue
             while True:
-                frame = asyncio.ensure_future(self.queue.get())
-                done, _ = await asyncio.wait({frame, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if closed in done:
-                    frame.cancel()
-                    raise ConnectionError("the peer closed the connection")
-                kind, body = frame.result()
-                _write_frame(writer, session.seal(bytes((kind,)) + body))
-                if self.queue.empty() or writer.transport.get_write_buffer_size() > 1 << 20:
+                items = []
+                if queue.empty():  # wait for a frame, or for the peer to go away
+                    frame = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait(
+                        {frame, closed}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if closed in done:
+                        frame.cancel()
+                        raise ConnectionError("the peer closed the connection")
+                    items.append(frame.result())
+                # Everything queued goes out in one write (one syscall, one wake-up of the
+                # peer), up to a bound so a snapshot stream does not build a huge buffer.
+                parts: list[bytes] = []
+                size = 0
+                while items or (not queue.empty() and size < 1 << 20):
+                    kind, body = items.pop() if items else queue.get_nowait()
+                    sealed = session.seal(bytes((kind,)) + body)
+                    parts += (_LEN.pack(len(sealed)), sealed)
+                    size += len(sealed)
+                writer.write(b"".join(parts))
+                if writer.transport.get_write_buffer_size() > 0:
                     await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT)
         finally:
             if closed is not None:
@@ -235,8 +277,8 @@ class PeerTransport:
             session, peer = await asyncio.wait_for(
                 self._answer_hello(reader, writer), HELLO_TIMEOUT
             )
-            while True:
-                payload = session.open(await _read_frame(reader))
+            async for frame in _frames(reader):
+                payload = session.open(frame)
                 if not payload:
                     raise AuthError("malformed", "empty frame")
                 self.on_frame(peer, payload[0], payload[1:])

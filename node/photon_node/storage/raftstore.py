@@ -48,6 +48,10 @@ class RaftStore:
     def __init__(self, engine: Engine, group: int = 0) -> None:
         self.engine = engine
         self.group = group
+        # Highest entry index that may be stored. Unknown until `load`, so assume anything.
+        # `save` deletes a stored suffix only when it really overwrites one: a range tombstone
+        # per append would pile up in the memtable and slow every read, write and flush.
+        self._last = _MAX_INDEX - 1
 
     @property
     def _cf(self):
@@ -85,6 +89,7 @@ class RaftStore:
         finally:
             del iterator
         _verify(hard, snapshot, entries)
+        self._last = entries[-1].index if entries else snapshot.index
         return hard, snapshot, entries
 
     def _put_hard(self, batch: rd.WriteBatch, hard: HardState) -> None:
@@ -102,8 +107,9 @@ class RaftStore:
         batch = rd.WriteBatch(raw_mode=True)
         handle = self.engine.raft_handle
         if entries:
-            first = _entry_key(self.group, entries[0].index)
-            batch.delete_range(first, _entry_key(self.group, _MAX_INDEX), handle)
+            if entries[0].index <= self._last:  # a conflicting suffix is replaced
+                first = _entry_key(self.group, entries[0].index)
+                batch.delete_range(first, _entry_key(self.group, self._last + 1), handle)
             for entry in entries:
                 body = _ENTRY_HEAD.pack(entry.term, entry.kind) + entry.data
                 batch.put(_entry_key(self.group, entry.index), body, handle)
@@ -113,6 +119,8 @@ class RaftStore:
             self.engine.write_durable(batch)
         else:
             self.engine.db.write(batch, self.engine.nosync)
+        if entries:
+            self._last = entries[-1].index
 
     def compact(self, snapshot: SnapshotMeta) -> None:
         """Forget entries up to snapshot.index: their effects are in the state machine, whose
@@ -143,3 +151,4 @@ class RaftStore:
         old = engine.generation
         engine.generation, engine.applied, engine.revision = staged, snapshot.index, revision
         engine.discard_generation(old)
+        self._last = snapshot.index

@@ -9,7 +9,8 @@ Implemented: pre-vote, leader stickiness and check-quorum; pipelined, batched re
 per-follower progress; commit only of current-term entries; snapshots for followers behind the
 compaction point; single-server membership changes (effective when appended, one at a time,
 only after the leader committed an entry of its term); learners; leadership transfer; ReadIndex
-reads confirmed by a heartbeat round. See DESIGN.md for the invariants.
+reads confirmed by a heartbeat round, or served at once under a leader lease (`now` is the one
+input from a clock, set by the driver). See DESIGN.md for the invariants.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from photon_node.cluster.raft.lease import LeaderLease
 from photon_node.cluster.raft.log import RaftLog
 from photon_node.cluster.raft.progress import Progress, ProgressState
 from photon_node.core.rafttypes import (
@@ -62,6 +64,7 @@ class RaftOptions:
     max_inflight: int = 64
     pre_vote: bool = True
     check_quorum: bool = True
+    lease_seconds: float = 0.0  # > 0: leader lease reads (needs check_quorum); see lease.py
 
 
 @dataclass
@@ -130,10 +133,17 @@ class RaftCore:
         # None: not withholding; 0: withholding, floor not known yet.
         self.vote_floor: int | None = None
         self._prev_hard = HardState(self.term, self.vote, self.log.committed)
+        self.now = 0.0  # the driver's monotonic clock, for the lease only
+        lease = options.lease_seconds if options.check_quorum else 0.0
+        self.lease = LeaderLease(lease)
+        # A node that just started grants no vote for an election timeout, as if it had just
+        # heard from a leader: it may have, before it restarted (the lease depends on that).
+        self.uptime_ticks = 0
         self._reset_timeout()
 
     # -- inputs --------------------------------------------------------------------------------
     def tick(self) -> None:
+        self.uptime_ticks += 1
         if self.role is Role.LEADER:
             self._tick_leader()
         else:
@@ -195,6 +205,12 @@ class RaftCore:
             return
         self._start_read(context, requester)
 
+    def _answer_read(self, context: bytes, requester: str, index: int) -> None:
+        if requester == self.id:
+            self._reads.append((context, index))
+        else:
+            self._send(requester, MsgType.READ_INDEX_RESP, index=index, context=context)
+
     def transfer_leadership(self, target: str) -> None:
         if self.role is not Role.LEADER:
             raise NotLeader(self.leader)
@@ -203,6 +219,7 @@ class RaftCore:
         if target not in self.log.config.voters:
             raise ProposalRefused(f"{target} is not a voter")
         self.transferee = target
+        self.lease.reset()  # the transferee will campaign past the followers' stickiness
         self.transfer_elapsed = 0
         progress = self.progress[target]
         if progress.match == self.log.last_index:
@@ -215,10 +232,9 @@ class RaftCore:
             return
         if m.term > self.term:
             if m.type in (MsgType.PRE_VOTE, MsgType.VOTE):
-                sticky = (
-                    self.options.check_quorum
-                    and self.leader
-                    and self.election_elapsed < self.options.election_ticks
+                timeout = self.options.election_ticks
+                sticky = self.options.check_quorum and (
+                    (self.leader and self.election_elapsed < timeout) or self.uptime_ticks < timeout
                 )
                 if sticky and m.context != TRANSFER:
                     return  # we have a live leader: do not let a disruptive server depose it
@@ -352,6 +368,7 @@ class RaftCore:
         self.role = Role.FOLLOWER
         self.leader = leader
         self.transferee = ""
+        self.lease.reset()
         self.read_rounds.clear()
         self.pending_reads.clear()
         self._reset_timeout()
@@ -401,6 +418,7 @@ class RaftCore:
         self.role = Role.LEADER
         self.leader = self.id
         self.transferee = ""
+        self.lease.reset()
         self.progress = {}
         self.departing = {}
         for member in self.log.config.members:
@@ -414,6 +432,7 @@ class RaftCore:
         """Bring leader progress in line with the latest configuration in the log."""
         if self.role is not Role.LEADER:
             return
+        self.lease.reset()  # acknowledgements of the old voters do not count for the new ones
         members = self.log.config.members
         for member in members - self.progress.keys():
             self.progress[member] = Progress(next=self.log.last_index + 1)
@@ -574,6 +593,7 @@ class RaftCore:
                 self._send_append(m.src)
             if m.context:
                 self._ack_read(m.context, m.src)
+                self.lease.acked(m.context, m.src, self.id, self.log.config.voters)
 
     def _handle_append_resp(self, m: Message, progress: Progress) -> None:
         if m.reject:
@@ -635,6 +655,9 @@ class RaftCore:
             self._send_append(peer)
 
     def _broadcast_heartbeat(self, context: bytes) -> None:
+        if self.lease.enabled:
+            context = context or self.lease.new_context()
+            self.lease.sent(context, self.now)
         for peer in self._peers():
             progress = self.progress[peer]
             commit = min(progress.match, self.log.committed)
@@ -678,6 +701,9 @@ class RaftCore:
 
     # -- reads ---------------------------------------------------------------------------------
     def _start_read(self, context: bytes, requester: str) -> None:
+        if self.lease.valid(self.now) and not self.transferee:
+            self._answer_read(context, requester, self.log.committed)  # no round needed
+            return
         round_ = _ReadRound(context, self.log.committed, {self.id}, requester)
         self.read_rounds.append(round_)
         if len(self.log.config.voters) == 1:
@@ -701,11 +727,7 @@ class RaftCore:
         """A confirmed round also confirms every earlier one (they were started before it)."""
         while self.read_rounds:
             round_ = self.read_rounds.pop(0)
-            if round_.requester == self.id:
-                self._reads.append((round_.context, round_.index))
-            else:
-                self._send(round_.requester, MsgType.READ_INDEX_RESP, index=round_.index,
-                           context=round_.context)  # fmt: skip
+            self._answer_read(round_.context, round_.requester, round_.index)
             if round_ is upto:
                 return
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from photon_node.cluster.raft import codec
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
+from photon_node.cluster.raft.worker import StorageWorker
 from photon_node.cluster.transport import FrameType, PeerTransport
 from photon_node.core.commands import CodecError, Command, Result, encode, unwrap, wrap
 from photon_node.core.errors import Unavailable
@@ -104,6 +105,7 @@ class RaftDriver:
         self._synced_vote: tuple[int, str] = (-1, "")
         self._stopping = False
         self.failure: BaseException | None = None
+        self._storage: StorageWorker | None = None  # the fsync thread, from start() on
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, bootstrap: Config | None, withhold_votes: bool = False) -> None:
@@ -122,6 +124,7 @@ class RaftDriver:
         self.on_config(self._last_config)
         if self.core.log.config.voters == {self.id}:
             self.core.campaign(pre=False)  # the only voter: no one to wait for
+        self._storage = StorageWorker()
         self._tasks = [
             asyncio.create_task(self._run(), name="raft-loop"),
             asyncio.create_task(self._tick_loop(), name="raft-ticks"),
@@ -140,6 +143,8 @@ class RaftDriver:
             if incoming.task:
                 incoming.task.cancel()
         await asyncio.gather(*self._tasks, *self._senders, return_exceptions=True)
+        if self._storage is not None:
+            await self._storage.close()  # a write it is doing completes before the engine closes
         self._fail_all(Unavailable("the node is shutting down"))
 
     async def _tick_loop(self) -> None:
@@ -300,6 +305,7 @@ class RaftDriver:
 
     def _feed(self) -> None:
         core = self._core()
+        core.now = time.monotonic()
         ticks, self._ticks = self._ticks, 0
         for _ in range(min(ticks, 5)):
             core.tick()
@@ -344,7 +350,7 @@ class RaftDriver:
             assert self._staged is not None and self._staged[0] == rd.snapshot.index
             _, revision = self._staged
             self._staged = None
-            await asyncio.to_thread(self.store.install, rd.snapshot, core.hard_state, revision)
+            await self._storage_run(self.store.install, rd.snapshot, core.hard_state, revision)
             self._fail_waiting(OutcomeUnknown("a snapshot replaced this node's state"))
             logger.info("installed snapshot at index %d", rd.snapshot.index)
         # A leader's appends and heartbeats do not depend on its own log being on disk (its
@@ -354,37 +360,65 @@ class RaftDriver:
         early = [m for m in rd.messages if m.type in _LEADER_MESSAGES]
         for message in early:
             self._send(message)
-        results = await asyncio.to_thread(self._persist_and_apply, rd)  # one thread hop
+        for context, index in rd.reads:
+            self._reads_ready.append((index, self._reads_inflight.pop(context, [])))
+        # Committed entries already on this node's disk are applied (and their callers and
+        # waiting reads answered) now, on the loop, before the fsync of this Ready's new
+        # entries: they do not depend on it. rocksdict holds the GIL for an unsynced write
+        # anyway, so a worker thread would only add a hop. The rest waits for the fsync.
+        committed = rd.committed
+        split = (
+            max(0, min(len(committed), core.log.stable - committed[0].index + 1))
+            if (committed)
+            else 0
+        )
+        if split:
+            self._apply(committed[:split])
+            self._release_reads()
+        late, results = committed[split:], []
+        if rd.entries or late or (rd.hard_state and self._vote_changes(rd.hard_state)):
+            results = await self._storage_run(self._persist_and_apply, rd, late)
+        elif rd.hard_state is not None:  # only the commit index moved: no fsync (see save)
+            self.store.save(rd.hard_state, [], sync=False)
         for message in rd.messages:
             if message.type not in _LEADER_MESSAGES:
                 self._send(message)  # after the fsync of what they report
-        if rd.committed:
-            self._complete(rd.committed, results)
-        for context, index in rd.reads:
-            self._reads_ready.append((index, self._reads_inflight.pop(context, [])))
+        if late:
+            self._complete(late, results)
         core.advance(rd)
         self._release_reads()
         self._observe(core)
         await self._maybe_compact(core)
 
-    def _persist_and_apply(self, rd) -> list:
-        """Worker thread: fsync the Ready's hard state and entries, then apply its committed
-        entries (already durable in the log)."""
+    def _storage_run(self, function, *args) -> asyncio.Future:
+        assert self._storage is not None
+        return self._storage.run(function, *args)
+
+    def _vote_changes(self, hard) -> bool:
+        return (hard.term, hard.vote) != self._synced_vote
+
+    def _apply(self, entries: list) -> None:
+        started = time.perf_counter()
+        results = self.engine.apply_entries(entries)
+        self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
+        self._complete(entries, results)
+
+    def _persist_and_apply(self, rd, committed: list) -> list:
+        """Worker thread: fsync the Ready's hard state and entries, then apply the committed
+        entries that were not on disk before (they are now)."""
         if rd.entries or rd.hard_state is not None:
             hard = rd.hard_state
-            must_sync = bool(rd.entries) or (
-                hard is not None and (hard.term, hard.vote) != self._synced_vote
-            )
+            must_sync = bool(rd.entries) or (hard is not None and self._vote_changes(hard))
             started = time.perf_counter()
             self.store.save(hard, rd.entries, sync=must_sync)
             if must_sync:
                 self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
             if hard is not None:
                 self._synced_vote = (hard.term, hard.vote)
-        if not rd.committed:
+        if not committed:
             return []
         started = time.perf_counter()
-        results = self.engine.apply_entries(rd.committed)
+        results = self.engine.apply_entries(committed)
         self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
         return results
 
