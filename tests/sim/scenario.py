@@ -78,6 +78,17 @@ def membership_change(sim: Simulation) -> None:
     node.pump()
 
 
+def step(sim: Simulation, now: float) -> None:
+    """One unit of simulated time: every running node ticks, then due messages arrive."""
+    sim.now = now
+    for node in sim.nodes.values():
+        if node.running:
+            node.core.now = now
+            node.core.tick()
+            node.pump()
+    sim.deliver_due()
+
+
 def run(
     seed: int,
     ticks: int = 400,
@@ -90,14 +101,8 @@ def run(
     clients = 4
     busy: dict[int, OpRecord] = {}
     for tick in range(ticks + quiet):
-        sim.now = float(tick)
+        step(sim, float(tick))
         stormy = tick < ticks
-        for node in sim.nodes.values():
-            if node.running:
-                node.core.now = sim.now
-                node.core.tick()
-                node.pump()
-        sim.deliver_due()
         if stormy:
             _inject_faults(sim, faults)
         else:  # the quiet period: a healed, lossless network (delays and reordering remain)

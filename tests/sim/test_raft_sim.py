@@ -15,7 +15,7 @@ import pytest
 
 from photon_node.core.commands import Command, Kind
 from tests.sim.raft_sim import OpRecord, Simulation
-from tests.sim.scenario import leader, run
+from tests.sim.scenario import leader, run, step
 
 SEEDS = int(os.environ.get("RAFT_SIM_SEEDS", "2000"))
 ONLY = os.environ.get("RAFT_SIM_SEED")
@@ -72,13 +72,7 @@ def test_schedules_exercise_the_hard_parts():
 
 def _advance(sim: Simulation, ticks: int) -> None:
     for _ in range(ticks):
-        sim.now += 1
-        for node in sim.nodes.values():
-            if node.running:
-                node.core.now = sim.now
-                node.core.tick()
-                node.pump()
-        sim.deliver_due()
+        step(sim, sim.now + 1)
 
 
 def _put(sim: Simulation, node, value: bytes) -> OpRecord:
