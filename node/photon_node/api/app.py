@@ -6,18 +6,18 @@ from aiohttp import web
 
 from photon_common import contract
 from photon_node.api import kv, ops
-from photon_node.api.errors import MAX_BODY, json_errors
+from photon_node.api.errors import MAX_BODY
 from photon_node.api.forward import session_context
 from photon_node.api.inflight import InFlight
+from photon_node.api.middleware import make_middleware
 from photon_node.cluster.node import Node
 
 
 def make_app(node: Node, inflight: InFlight) -> web.Application:
     max_body = node.settings.max_value_bytes
-    # kv_metrics is outside json_errors so it records the status the client finally receives.
     app = web.Application(
         client_max_size=max_body,
-        middlewares=[inflight.middleware, kv.kv_metrics, json_errors],
+        middlewares=[make_middleware(inflight, node.metrics)],
     )
     app[kv.NODE] = node
     app.cleanup_ctx.append(session_context)

@@ -37,8 +37,8 @@ def error_response(
     return response
 
 
-@web.middleware
 async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Call the handler; any failure becomes a JSON error response."""
     try:
         return await handler(request)
     except PhotonError as error:

@@ -9,33 +9,27 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
-
 
 class InFlight:
     def __init__(self) -> None:
         self.count = 0
         self.closing = False
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle: asyncio.Event | None = None  # only while shutdown waits
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+    def enter(self) -> None:
         self.count += 1
-        self._idle.clear()
-        try:
-            response = await handler(request)
-            if self.closing:
-                response.force_close()  # no further requests on this connection
-            return response
-        finally:
-            self.count -= 1
-            if self.count == 0:
-                self._idle.set()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0 and self._idle is not None:
+            self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
         """Return True once no request is in flight, False if the timeout passed first."""
         self.closing = True
+        if self.count == 0:
+            return True
+        self._idle = asyncio.Event()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True

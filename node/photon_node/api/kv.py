@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import time
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
@@ -19,7 +18,7 @@ from photon_node.api.forward import forward
 from photon_node.cluster.node import Node
 from photon_node.cluster.raft.driver import NotLeaderError
 from photon_node.core.commands import Expect, Result
-from photon_node.core.errors import InvalidRequest, PhotonError, TooLarge
+from photon_node.core.errors import InvalidRequest, TooLarge
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _REVISION = re.compile(r'(?:W/)?"?([0-9]{1,19})"?')
@@ -193,28 +192,3 @@ async def scan(request: web.Request) -> web.Response:
         "revision": revision,
     }
     return web.json_response(body, headers={contract.REVISION_HEADER: str(revision)})
-
-
-@web.middleware
-async def kv_metrics(request: web.Request, handler) -> web.StreamResponse:
-    """Count and time key-value requests by operation and final status code."""
-    name = request.match_info.route.name or ""
-    if not name.startswith("kv."):
-        return await handler(request)
-    metrics = request.app[NODE].metrics
-    op = name[3:]
-    started = time.perf_counter()
-    code = 500
-    try:
-        response = await handler(request)
-        code = response.status
-        return response
-    except PhotonError as error:
-        code = error.status
-        raise
-    except web.HTTPException as error:
-        code = error.status
-        raise
-    finally:
-        metrics.kv_requests.labels(op, str(code)).inc()
-        metrics.kv_duration.labels(op).observe(time.perf_counter() - started)

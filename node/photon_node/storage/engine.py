@@ -73,10 +73,26 @@ def _options() -> rd.Options:
     return options
 
 
-def _family_options() -> rd.Options:
+def _family_options(table: rd.BlockBasedOptions) -> rd.Options:
     options = rd.Options(raw_mode=True)
     _bound_memtables(options)
+    options.set_block_based_table_factory(table)
     return options
+
+
+BLOCK_CACHE_BYTES = 64 << 20
+
+
+def _table_options(cache: rd.Cache) -> rd.BlockBasedOptions:
+    """One block cache shared by every family (RocksDB's default is 8 MiB per table factory,
+    smaller than a modest working set), and bloom filters so a point read of a missing key
+    rarely touches a data block."""
+    table = rd.BlockBasedOptions()
+    table.set_block_cache(cache)
+    table.set_bloom_filter(10, False)
+    table.set_cache_index_and_filter_blocks(True)
+    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+    return table
 
 
 def _bound_memtables(options: rd.Options) -> None:
@@ -115,7 +131,8 @@ class Engine:
     @classmethod
     def open(cls, datadir: DataDir) -> Engine:
         """Open (and recover) the database. Blocking: replays the WAL."""
-        families = {name: _family_options() for name in (CF_KV, CF_META, CF_RAFT)}
+        table = _table_options(rd.Cache(BLOCK_CACHE_BYTES))
+        families = {name: _family_options(table) for name in (CF_KV, CF_META, CF_RAFT)}
         try:
             db = rd.Rdict(datadir.db_path, _options(), column_families=families)
         except Exception as error:

@@ -60,6 +60,22 @@ class _Incoming:
     task: asyncio.Task | None = None
 
 
+async def _within(future: asyncio.Future, timeout: float):
+    """Await a future this caller owns, failing it with TimeoutError after `timeout` seconds.
+    (A timer on the future itself: asyncio.wait_for(shield(...)) costs two extra futures and
+    a task per request on the hot path.)"""
+    handle = asyncio.get_running_loop().call_later(timeout, _expire, future)
+    try:
+        return await future
+    finally:
+        handle.cancel()
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class RaftDriver:
     def __init__(
         self,
@@ -106,6 +122,9 @@ class RaftDriver:
         self._stopping = False
         self.failure: BaseException | None = None
         self._storage: StorageWorker | None = None  # the fsync thread, from start() on
+        self._lag_peers: tuple[str, ...] = ()
+        self._lag_gauges: list = []
+        self._committed_counter = metrics.raft_proposals.labels("committed")
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, bootstrap: Config | None, withhold_votes: bool = False) -> None:
@@ -170,7 +189,7 @@ class RaftDriver:
         self._proposals.append((wrap(self.id, request_id, encode(command)), request_id, future))
         self._wake.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.request_timeout)
+            return await _within(future, self.request_timeout)
         except TimeoutError as error:
             self.metrics.raft_proposals.labels("dropped").inc()
             raise OutcomeUnknown(
@@ -199,15 +218,26 @@ class RaftDriver:
         core = self._core()
         if core.role is not Role.LEADER and not core.leader:
             raise NotLeaderError("")
-        if self._sole_voter_ready(core):
-            return  # nobody else can lead, and every acknowledged write is already applied
+        if self._sole_voter_ready(core) or self._leased_read_ready(core):
+            return  # no other leader can exist now, and every acknowledged write is applied
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._read_waiters.append(future)
         self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(future), self.request_timeout)
+            await _within(future, self.request_timeout)
         except TimeoutError as error:
             raise Unavailable("leadership could not be confirmed in time; retry") from error
+
+    def _leased_read_ready(self, core: RaftCore) -> bool:
+        """The leader's lease holds (see lease.py): the read needs no round through the loop."""
+        log = core.log
+        return (
+            core.role is Role.LEADER
+            and not core.transferee
+            and core.lease.valid(time.monotonic())
+            and log.term(log.committed) == core.term
+            and self.engine.applied >= log.committed
+        )
 
     def _sole_voter_ready(self, core: RaftCore) -> bool:
         log = core.log
@@ -433,7 +463,7 @@ class RaftDriver:
                     continue
                 future = self._requests.pop(request_id, None) if origin == self.id else None
                 if future is not None and not future.done():
-                    self.metrics.raft_proposals.labels("committed").inc()
+                    self._committed_counter.inc()
                     started = getattr(future, "proposed_at", now)
                     self.metrics.raft_replication_seconds.observe(now - started)
                     future.set_result(result)
@@ -509,11 +539,15 @@ class RaftDriver:
         m.raft_is_leader.set(int(leader))
         m.raft_commit.set(core.log.committed)
         m.raft_applied.set(self.engine.applied)
-        m.raft_follower_lag.clear()  # only the current leader reports, and only current peers
-        if leader:
-            for peer, progress in core.progress.items():
-                if peer != self.id:
-                    m.raft_follower_lag.labels(peer).set(core.log.last_index - progress.match)
+        # Only the current leader reports lag, and only for current peers.
+        peers = tuple(p for p in core.progress if p != self.id) if leader else ()
+        if peers != self._lag_peers:
+            m.raft_follower_lag.clear()
+            self._lag_peers = peers
+            self._lag_gauges = [m.raft_follower_lag.labels(peer) for peer in peers]
+        last = core.log.last_index
+        for peer, gauge in zip(peers, self._lag_gauges, strict=True):
+            gauge.set(last - core.progress[peer].match)
         if core.log.config is not self._last_config:
             self._last_config = core.log.config
             self.on_config(self._last_config)
