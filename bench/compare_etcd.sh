@@ -25,6 +25,7 @@ NULL_CEILING="${BENCH_NULL:-1}"
 NULL_SERVER="${BENCH_NULL_SERVER:-process}"
 OUT="${BENCH_OUT:-}"
 READY_TIMEOUT="${BENCH_READY_TIMEOUT:-60}"
+ETCD_SCHED="${BENCH_ETCD_SCHED:-default}"
 STOP_TIMEOUT=20
 EXTRA_LOADGEN_ARGS=()
 
@@ -44,6 +45,9 @@ usage: $0 [options] [-- extra loadgen.py options]
   --no-null            skip the client-ceiling run (null target) [BENCH_NULL=$NULL_CEILING]
                        (its server runs as a child process)    [BENCH_NULL_SERVER=$NULL_SERVER]
   --out DIR            keep the JSON results and logs in DIR   [BENCH_OUT]
+  --etcd-sched POLICY  default, or batch: run etcd under SCHED_BATCH too (photon-node sets
+                       SCHED_BATCH on itself unless --cpu-scheduling normal)
+                                                               [BENCH_ETCD_SCHED=$ETCD_SCHED]
 
 With --nodes 3, PhotonDB endpoints come from PHOTON_ENDPOINTS (a cluster you started) or from
 'photonctl dev up --nodes 3'; when neither is available the PhotonDB side is skipped.
@@ -63,11 +67,16 @@ while [[ $# -gt 0 ]]; do
         --targets) TARGETS="$2"; shift 2 ;;
         --no-null) NULL_CEILING=0; shift ;;
         --out) OUT="$2"; shift 2 ;;
+        --etcd-sched) ETCD_SCHED="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         --) shift; EXTRA_LOADGEN_ARGS=("$@"); break ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+if [[ "$ETCD_SCHED" != default && "$ETCD_SCHED" != batch ]]; then
+    echo "--etcd-sched must be default or batch" >&2
+    exit 2
+fi
 if [[ "$NODES" != 1 && "$NODES" != 3 ]]; then
     echo "--nodes must be 1 or 3" >&2
     exit 2
@@ -179,6 +188,8 @@ wait_ready() {  # URL PID NAME: poll until URL answers 200, the process dies, or
 # -- etcd ----------------------------------------------------------------------------------------
 start_etcd() {  # RUN_ID; sets ENDPOINTS
     local run="$1" i cluster="" ports name
+    local -a ETCD_PREFIX=()
+    [[ "$ETCD_SCHED" == batch ]] && ETCD_PREFIX=(chrt --batch 0)
     local -a client_ports=() peer_ports=()
     read -r -a ports <<<"$(free_ports $((2 * NODES)))"
     for ((i = 0; i < NODES; i++)); do
@@ -189,7 +200,7 @@ start_etcd() {  # RUN_ID; sets ENDPOINTS
     ENDPOINTS=""
     for ((i = 0; i < NODES; i++)); do
         name="etcd-$run-e$((i + 1))"
-        etcd --name "e$((i + 1))" \
+        ${ETCD_PREFIX[@]+"${ETCD_PREFIX[@]}"} etcd --name "e$((i + 1))" \
             --data-dir "$WORK/$name" \
             --listen-client-urls "http://127.0.0.1:${client_ports[$i]}" \
             --advertise-client-urls "http://127.0.0.1:${client_ports[$i]}" \
@@ -280,7 +291,7 @@ loadgen() {  # TARGET CONCURRENCY OUTFILE [ENDPOINTS]
 }
 
 IFS=',' read -r -a LEVELS <<<"$CONCURRENCY"
-log "work directory $WORK; nodes $NODES; concurrency ${CONCURRENCY}; $(etcd --version 2>/dev/null | head -n 1 || true)"
+log "work directory $WORK; nodes $NODES; concurrency ${CONCURRENCY}; etcd scheduling ${ETCD_SCHED}; $(etcd --version 2>/dev/null | head -n 1 || true)"
 for c in "${LEVELS[@]}"; do
     if [[ "$NULL_CEILING" == 1 ]]; then
         loadgen null "$c" "$WORK/results/null-c$c.json"

@@ -271,6 +271,13 @@ OPTIONS: tuple[Option, ...] = (
         "round trip) or a heartbeat round per batch of reads (ReadIndex).",
     ),
     Option(
+        "cpu_scheduling",
+        _choice("batch", "normal"),
+        "batch",
+        "Linux scheduling policy of the process: batch (SCHED_BATCH: not favoured on wake-up, so a "
+        "busy node is not preempted for every packet; fewer context switches) or normal.",
+    ),
+    Option(
         "event_loop",
         _choice("uvloop", "asyncio"),
         "uvloop",
@@ -306,6 +313,7 @@ class Settings:
     group_commit_max_ops: int
     shutdown_timeout: float
     read_mode: str
+    cpu_scheduling: str
     event_loop: str
     log_level: str
     log_format: str
