@@ -115,3 +115,9 @@ async def test_metrics_catalogue_and_counters(node, http):
     assert delta("photon_kv_requests_total", op="get", code="404") == 1
     assert delta("photon_kv_request_duration_seconds_count", op="put") == 6
     assert sample(after, "photon_storage_revision") == 5
+    # six proposals (one refused at apply time) went through fsync'd group commits (the
+    # leader's first entry may be among them: readiness does not wait for its fsync)
+    batches = delta("photon_commit_batch_size_count")
+    assert 1 <= batches <= delta("photon_commit_batch_size_sum") <= 7
+    assert delta("photon_commit_batch_size_sum") >= 6
+    assert delta("photon_commit_duration_seconds_count") >= batches

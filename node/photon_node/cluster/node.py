@@ -127,7 +127,7 @@ class Node:
         self.driver = RaftDriver(
             self.id, self.engine, RaftStore(self.engine), self.metrics, options,
             tick_seconds=s.raft_tick_ms / 1000, compact_threshold=s.snapshot_entries,
-            compact_keep=max(10, s.snapshot_entries // 5),
+            compact_keep=max(10, s.snapshot_entries // 5), max_batch=s.group_commit_max_ops,
         )  # fmt: skip
         self.transport = PeerTransport(
             Identity(self.id, s.protocol_version, s.min_protocol_version),

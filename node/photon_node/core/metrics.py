@@ -70,13 +70,13 @@ class NodeMetrics:
         )
         self.commit_batch = Histogram(
             "photon_commit_batch_size",
-            "Writes made durable together by one group commit (one fsync).",
+            "Log entries made durable together by one fsync (group commit).",
             buckets=_BATCH_BUCKETS,
             registry=r,
         )
         self.commit_duration = Histogram(
             "photon_commit_duration_seconds",
-            "Time to apply and fsync one group-commit batch.",
+            "Time to fsync one Ready's log entries and apply those that waited for it.",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

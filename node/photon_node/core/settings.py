@@ -255,7 +255,7 @@ OPTIONS: tuple[Option, ...] = (
         "group_commit_max_ops",
         _int_range(1, 100000),
         1024,
-        "Most writes made durable by one fsync.",
+        "Most proposals appended to the log per Ready, hence made durable by one fsync.",
     ),
     Option(
         "shutdown_timeout",

@@ -88,7 +88,9 @@ class RaftDriver:
         compact_threshold: int = 10000,
         compact_keep: int = 2000,
         request_timeout: float = 10.0,
+        max_batch: int = 1024,
     ) -> None:
+        self.max_batch = max_batch  # proposals appended per Ready: entries per fsync
         self.request_timeout = request_timeout
         self.id = node_id
         self.engine = engine
@@ -351,7 +353,9 @@ class RaftDriver:
                     self._staged = None  # the core did not take it: discard the staged data
                 continue
             core.step(message)
-        while self._proposals:
+        taken = 0
+        while self._proposals and taken < self.max_batch:
+            taken += 1
             data, request_id, future = self._proposals.popleft()
             if future.done():
                 continue
@@ -361,6 +365,8 @@ class RaftDriver:
                 future.set_exception(NotLeaderError(error.leader))
             except ProposalRefused as error:
                 future.set_exception(Unavailable(str(error)))
+        if self._proposals:
+            self._wake.set()  # the rest go into the next Ready
         if self._read_waiters:
             waiters, self._read_waiters = self._read_waiters, []
             self._read_seq += 1
@@ -436,6 +442,15 @@ class RaftDriver:
     def _persist_and_apply(self, rd, committed: list) -> list:
         """Worker thread: fsync the Ready's hard state and entries, then apply the committed
         entries that were not on disk before (they are now)."""
+        began = time.perf_counter()
+        if rd.entries:
+            self.metrics.commit_batch.observe(len(rd.entries))
+        try:
+            return self._persist_then_apply(rd, committed)
+        finally:
+            self.metrics.commit_duration.observe(time.perf_counter() - began)
+
+    def _persist_then_apply(self, rd, committed: list) -> list:
         if rd.entries or rd.hard_state is not None:
             hard = rd.hard_state
             must_sync = bool(rd.entries) or (hard is not None and self._vote_changes(hard))
