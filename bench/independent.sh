@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The no-coordination ceiling of N photon-node processes on this machine.
 #
-#   bench/independent.sh [--nodes 3] [--concurrency 64] [--duration 8]
+#   bench/independent.sh [--nodes 3] [--concurrency 64] [--duration 8] [--ops LIST] [-- NODE_ARGS]
 #
+# NODE_ARGS go to every photon-node (e.g. `-- --cpu-scheduling normal`).
 # Starts N photon-node processes that know nothing of each other (N single-node clusters, no
 # Raft traffic between them) on loopback, spreads the same closed-loop load over them with
 # bench/loadgen.py, and prints ops/s and latencies. A three-node cluster can at best match this
@@ -17,13 +18,15 @@ NODES=3
 CONCURRENCY=64
 DURATION=8
 OPS="put,get,get_stale"
+NODE_ARGS=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --nodes) NODES="$2"; shift 2 ;;
         --concurrency) CONCURRENCY="$2"; shift 2 ;;
         --duration) DURATION="$2"; shift 2 ;;
         --ops) OPS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --) shift; NODE_ARGS=("$@"); break ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -53,7 +56,7 @@ ENDPOINTS=""
 for ((i = 0; i < NODES; i++)); do
     photon-node --node-id "solo$i" --data-dir "$WORK/solo$i" \
         --listen "127.0.0.1:${PORTS[$((2 * i))]}" --peer-listen "127.0.0.1:${PORTS[$((2 * i + 1))]}" \
-        --log-level warning >"$WORK/solo$i.log" 2>&1 &
+        --log-level warning ${NODE_ARGS[@]+"${NODE_ARGS[@]}"} >"$WORK/solo$i.log" 2>&1 &
     PIDS+=("$!")
     ENDPOINTS+="${ENDPOINTS:+,}http://127.0.0.1:${PORTS[$((2 * i))]}"
 done
