@@ -368,6 +368,7 @@ class RaftDriver:
         if self._proposals:
             self._wake.set()  # the rest go into the next Ready
         if self._read_waiters:
+            core.now = time.monotonic()  # the lease is judged at the time of the read
             waiters, self._read_waiters = self._read_waiters, []
             self._read_seq += 1
             context = _U64.pack(self._read_seq)
