@@ -403,12 +403,9 @@ class RaftDriver:
         # waiting reads answered) now, on the loop, before the fsync of this Ready's new
         # entries: they do not depend on it. rocksdict holds the GIL for an unsynced write
         # anyway, so a worker thread would only add a hop. The rest waits for the fsync.
-        committed = rd.committed
-        split = (
-            max(0, min(len(committed), core.log.stable - committed[0].index + 1))
-            if (committed)
-            else 0
-        )
+        committed, split = rd.committed, 0
+        if committed:  # entries up to log.stable were on disk before this Ready
+            split = max(0, min(len(committed), core.log.stable - committed[0].index + 1))
         if split:
             self._apply(committed[:split])
             self._release_reads()
