@@ -156,15 +156,7 @@ fi
 "$PYTHON" -c 'import aiohttp' 2>/dev/null || { echo "aiohttp is missing for $PYTHON" >&2; exit 1; }
 
 free_ports() {  # print N free loopback TCP ports
-    "$PYTHON" - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
+    "$PYTHON" "$HERE/free_ports.py" "$1"
 }
 
 wait_ready() {  # URL PID NAME: poll until URL answers 200, the process dies, or the deadline

@@ -44,14 +44,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-read -r -a PORTS <<<"$("$PYTHON" - "$((2 * NODES))" <<'PY'
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-)"
+read -r -a PORTS <<<"$("$PYTHON" "$HERE/free_ports.py" "$((2 * NODES))")"
 ENDPOINTS=""
 for ((i = 0; i < NODES; i++)); do
     photon-node --node-id "solo$i" --data-dir "$WORK/solo$i" \
