@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
@@ -69,6 +70,7 @@ class SimNode:
         self.disk = disk
         self.alive = True
         self.paused_until = 0.0  # like SIGSTOP: no ticks, no messages handled until then
+        self.wiped = False  # its disk was lost once: an empty disk means "withhold votes"
         self.boot()
 
     @property
@@ -81,6 +83,11 @@ class SimNode:
             self.id, d.hard, d.snapshot, list(d.entries), d.snapshot.index,
             random.Random(self.sim.rng.random()), self.sim.options,
         )  # fmt: skip
+        if self.wiped and d.hard.term == 0 and not d.entries and d.snapshot.index == 0:
+            self.core.vote_floor = 0  # as the real node does when gossip shows its cluster
+            self.sim.stats["wiped boots"] += 1
+        elif d.hard.vote_floor is not None:
+            self.sim.stats["boots still withholding"] += 1
         self.state = dict(d.snap_state)
         self.revision = d.snap_revision
         self.applied = d.snapshot.index
@@ -198,7 +205,7 @@ class SimNode:
             else:
                 request_id = self.sim.next_id()
                 data = wrap(self.id, request_id, encode(command))
-                self.core.forward(data, request_id.to_bytes(8, "big"))
+                self.core.forward([data], request_id.to_bytes(8, "big"))
                 self.waiting[request_id] = op
         except (NotLeader, ProposalRefused):
             op.status, op.complete = "failed", self.sim.now  # definite: nothing was appended
@@ -210,6 +217,17 @@ class SimNode:
         self.reads.clear()
         self.ready_reads = []
         self.sim.staged.pop(self.id, None)
+
+    def wipe(self) -> None:
+        """The disk is gone (a new volume): the node restarts empty, as the same member."""
+        self.disk = Disk(snapshot=SnapshotMeta(0, 0, Config()))
+        self.wiped = True
+
+    @property
+    def withholding(self) -> bool:
+        return self.disk.hard.vote_floor is not None or (
+            self.alive and self.core.vote_floor is not None
+        )
 
     def restart(self) -> None:
         self.alive = True
@@ -231,12 +249,15 @@ class Simulation:
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
+        self.stats: Counter[str] = Counter()
         # Odd seeds run with leader leases (reads without a round), even ones with ReadIndex.
         if lease is None:
             lease = 7.0 if seed % 2 else 0.0
+        # Every third seed sends small appends, so catching up takes many rounds.
         self.options = RaftOptions(
-            election_ticks=10, heartbeat_ticks=2, max_inflight=8, lease_seconds=lease
-        )
+            election_ticks=10, heartbeat_ticks=2, max_inflight=8, lease_seconds=lease,
+            max_msg_bytes=256 if seed % 3 == 0 else 1 << 20,
+        )  # fmt: skip
         self.now = 0.0
         self.loss, self.duplicate, self.max_delay = loss, duplicate, max_delay
         self.compact_every = compact_every

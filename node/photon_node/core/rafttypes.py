@@ -97,6 +97,10 @@ class HardState:
     term: int = 0
     vote: str = ""
     commit: int = 0
+    # A member that lost its data withholds its vote until its log reaches this index
+    # (0: until it hears a leader, which sets it). None: it votes normally. Durable, so a
+    # restart half way through catching up does not make it vote on a partial log.
+    vote_floor: int | None = None
 
 
 @dataclass(slots=True)

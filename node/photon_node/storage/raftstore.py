@@ -4,6 +4,8 @@ Keys (group = u32, index = u64, big-endian so entries sort by index):
     b"e" group index -> u64 term | u8 kind | data
     b"h" group       -> u64 term | u64 commit | vote (utf-8)
     b"s" group       -> u64 index | u64 term | config (JSON)
+    b"w" group       -> u64 vote floor (present only while a member that lost its data
+                        withholds its vote; see HardState.vote_floor)
 
 `save` writes entries (replacing any stored suffix from the first one on) and the hard state in
 one batch with sync=True: a Raft message that depends on them is sent only after it returns.
@@ -52,6 +54,7 @@ class RaftStore:
         # `save` deletes a stored suffix only when it really overwrites one: a range tombstone
         # per append would pile up in the memtable and slow every read, write and flush.
         self._last = _MAX_INDEX - 1
+        self._floor: int | None = None  # the stored vote floor (written only when it changes)
 
     @property
     def _cf(self):
@@ -65,6 +68,10 @@ class RaftStore:
         if raw:
             term, commit = _HARD.unpack_from(raw)
             hard = HardState(term, raw[_HARD.size :].decode(), commit)
+        raw = self._cf.get(b"w" + group)
+        if raw:
+            hard = HardState(hard.term, hard.vote, hard.commit, U64.unpack(raw)[0])
+        self._floor = hard.vote_floor
         raw = self._cf.get(b"s" + group)
         snapshot = SnapshotMeta()
         if raw:
@@ -95,6 +102,12 @@ class RaftStore:
     def _put_hard(self, batch: rd.WriteBatch, hard: HardState) -> None:
         body = _HARD.pack(hard.term, hard.commit) + hard.vote.encode()
         batch.put(b"h" + _GROUP.pack(self.group), body, self.engine.raft_handle)
+        if hard.vote_floor != self._floor:
+            key = b"w" + _GROUP.pack(self.group)
+            if hard.vote_floor is None:
+                batch.delete(key, self.engine.raft_handle)
+            else:
+                batch.put(key, U64.pack(hard.vote_floor), self.engine.raft_handle)
 
     def _put_snapshot(self, batch: rd.WriteBatch, snap: SnapshotMeta) -> None:
         body = _SNAP.pack(snap.index, snap.term) + snap.config.encode()
@@ -121,6 +134,8 @@ class RaftStore:
             self.engine.db.write(batch, self.engine.nosync)
         if entries:
             self._last = entries[-1].index
+        if hard is not None:
+            self._floor = hard.vote_floor
 
     def compact(self, snapshot: SnapshotMeta) -> None:
         """Forget entries up to snapshot.index: their effects are in the state machine, whose
@@ -152,3 +167,4 @@ class RaftStore:
         engine.generation, engine.applied, engine.revision = staged, snapshot.index, revision
         engine.discard_generation(old)
         self._last = snapshot.index
+        self._floor = hard.vote_floor

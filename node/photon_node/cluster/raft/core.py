@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -130,9 +130,9 @@ class RaftCore:
         self._round_pending = False
         # A member that lost its data must not vote (or campaign) on an empty log: votes are
         # withheld until it has caught up to the commit index of the first leader it hears.
-        # None: not withholding; 0: withholding, floor not known yet.
-        self.vote_floor: int | None = None
-        self._prev_hard = HardState(self.term, self.vote, self.log.committed)
+        # None: not withholding; 0: withholding, floor not known yet. Part of the hard state.
+        self.vote_floor: int | None = hard_state.vote_floor
+        self._prev_hard = self.hard_state
         self.now = 0.0  # the driver's monotonic clock, for the lease only
         lease = options.lease_seconds if options.check_quorum else 0.0
         self.lease = LeaderLease(lease)
@@ -151,16 +151,18 @@ class RaftCore:
             if self.promotable and self.election_elapsed >= self.randomized_timeout:
                 self.campaign(pre=self.options.pre_vote)
 
-    def forward(self, data: bytes, proposal_id: bytes) -> None:
-        """On a follower: send a command to the leader, which appends it (no answer: the
-        proposer learns the outcome when it applies the entry)."""
+    def forward(self, commands: Sequence[bytes], proposal_id: bytes) -> None:
+        """On a follower: send commands to the leader in one message, which appends them (no
+        answer: each proposer learns the outcome when it applies its entry). `proposal_id`
+        is unique to this batch; the leader drops a duplicate of it."""
         if self.role is Role.LEADER:
-            self.propose(data)
+            for data in commands:
+                self.propose(data)
             return
         if not self.leader:
             raise NotLeader("")
-        entry = Entry(0, 0, EntryKind.NORMAL, data)
-        self._send(self.leader, MsgType.PROPOSE, entries=(entry,), context=proposal_id)
+        entries = tuple(Entry(0, 0, EntryKind.NORMAL, data) for data in commands)
+        self._send(self.leader, MsgType.PROPOSE, entries=entries, context=proposal_id)
 
     def propose(self, data: bytes, kind: EntryKind = EntryKind.NORMAL) -> tuple[int, int]:
         """Append a command as leader; return (index, term) it will commit at, if it does."""
@@ -278,7 +280,8 @@ class RaftCore:
     # -- outputs -------------------------------------------------------------------------------
     @property
     def hard_state(self) -> HardState:
-        return HardState(self.term, self.vote, self.log.committed)
+        floor = self.vote_floor if self.withholding_votes else None
+        return HardState(self.term, self.vote, self.log.committed, floor)
 
     def ready_snapshot_pending(self) -> SnapshotMeta | None:
         return self._pending_snapshot

@@ -120,7 +120,7 @@ class RaftDriver:
         self._senders: set[asyncio.Task] = set()
         self._was_leader = False
         self._known_leader = ""
-        self._synced_vote: tuple[int, str] = (-1, "")
+        self._synced_vote: tuple[int, str, int | None] = (-1, "", None)
         self._stopping = False
         self.failure: BaseException | None = None
         self._storage: StorageWorker | None = None  # the fsync thread, from start() on
@@ -139,8 +139,8 @@ class RaftDriver:
         self.core = RaftCore(
             self.id, hard, snap, entries, applied, random.Random(seed), self.options
         )
-        if withhold_votes and not entries and snap.index == 0:
-            self.core.vote_floor = 0
+        if withhold_votes and not entries and snap.index == 0 and hard.vote_floor is None:
+            self.core.vote_floor = 0  # persisted with the first Ready
         self._last_config = self.core.log.config
         self.on_config(self._last_config)
         if self.core.log.config.voters == {self.id}:
@@ -353,18 +353,8 @@ class RaftDriver:
                     self._staged = None  # the core did not take it: discard the staged data
                 continue
             core.step(message)
-        taken = 0
-        while self._proposals and taken < self.max_batch:
-            taken += 1
-            data, request_id, future = self._proposals.popleft()
-            if future.done():
-                continue
-            try:
-                core.forward(data, _U64.pack(request_id))  # appends at once on the leader
-            except NotLeader as error:
-                future.set_exception(NotLeaderError(error.leader))
-            except ProposalRefused as error:
-                future.set_exception(Unavailable(str(error)))
+        if self._proposals:
+            self._forward(core)
         if self._proposals:
             self._wake.set()  # the rest go into the next Ready
         if self._read_waiters:
@@ -379,6 +369,31 @@ class RaftDriver:
                 for future in waiters:
                     if not future.done():
                         future.set_exception(NotLeaderError(error.leader))
+
+    def _forward(self, core: RaftCore) -> None:
+        """Up to max_batch queued proposals go to the leader as one message (appended at once
+        when this node leads); the batch is named by its first request id, unique here."""
+        commands, futures = [], []
+        proposals = self._proposals
+        while proposals and len(commands) < self.max_batch:
+            data, request_id, future = proposals.popleft()
+            if not future.done():
+                if not futures:
+                    batch_id = _U64.pack(request_id)
+                commands.append(data)
+                futures.append(future)
+        if not commands:
+            return
+        try:
+            core.forward(commands, batch_id)
+        except NotLeader as error:
+            failure: Exception = NotLeaderError(error.leader)
+        except ProposalRefused as error:
+            failure = Unavailable(str(error))
+        else:
+            return
+        for future in futures:
+            future.set_exception(failure)
 
     async def _handle_ready(self) -> None:
         core = self._core()
@@ -429,7 +444,7 @@ class RaftDriver:
         return self._storage.run(function, *args)
 
     def _vote_changes(self, hard) -> bool:
-        return (hard.term, hard.vote) != self._synced_vote
+        return (hard.term, hard.vote, hard.vote_floor) != self._synced_vote
 
     def _apply(self, entries: list) -> None:
         started = time.perf_counter()
@@ -457,7 +472,7 @@ class RaftDriver:
             if must_sync:
                 self.metrics.raft_persist_seconds.observe(time.perf_counter() - started)
             if hard is not None:
-                self._synced_vote = (hard.term, hard.vote)
+                self._synced_vote = (hard.term, hard.vote, hard.vote_floor)
         if not committed:
             return []
         started = time.perf_counter()
