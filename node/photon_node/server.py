@@ -15,7 +15,9 @@ import signal
 from aiohttp import web
 
 from photon_node.api.app import make_app
+from photon_node.api.fastkv import KvServer
 from photon_node.api.inflight import InFlight
+from photon_node.api.middleware import KvMetrics
 from photon_node.cluster.node import Node
 from photon_node.core.errors import DataDirError
 from photon_node.core.metrics import NodeMetrics
@@ -33,8 +35,9 @@ MAX_LINE_BYTES = 32 * 1024
 async def serve(settings: Settings) -> int:
     node = Node(settings, NodeMetrics())
     inflight = InFlight()
+    app = make_app(node, inflight)
     runner = web.AppRunner(
-        make_app(node, inflight),
+        app,
         handle_signals=False,
         access_log=None,
         shutdown_timeout=settings.shutdown_timeout,
@@ -42,11 +45,15 @@ async def serve(settings: Settings) -> int:
         max_field_size=MAX_LINE_BYTES,
     )
     await runner.setup()
-    site = web.TCPSite(
-        runner, settings.listen.host, settings.listen.port, reuse_address=True, backlog=1024
-    )
+    assert runner.server is not None
+    # Single-key requests are served by fastkv; it hands any other connection to aiohttp.
+    kv_server = KvServer(app, runner.server, inflight, KvMetrics(node.metrics))
+    loop = asyncio.get_running_loop()
     try:
-        await site.start()
+        listener = await loop.create_server(
+            kv_server.protocol, settings.listen.host, settings.listen.port,
+            reuse_address=True, backlog=1024,
+        )  # fmt: skip
     except OSError as error:
         logger.error("cannot listen on %s: %s", settings.listen, error)
         await runner.cleanup()
@@ -54,7 +61,6 @@ async def serve(settings: Settings) -> int:
     logger.info("node %s serving on %s", settings.node_id, settings.listen)
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     starting = asyncio.create_task(node.start(), name="node-start")
@@ -73,10 +79,11 @@ async def serve(settings: Settings) -> int:
         logger.info("stop signal received; draining in-flight requests")
     stopping.cancel()
     await node.begin_shutdown()
-    await site.stop()  # refuse new connections
+    listener.close()  # refuse new connections
     if not await inflight.wait_idle(settings.shutdown_timeout):
         logger.warning("%d requests still in flight after %.1fs; closing them",
                        inflight.count, settings.shutdown_timeout)  # fmt: skip
+    kv_server.close_connections()
     await runner.cleanup()  # close idle connections; cancel what is left
     if not starting.done():
         await starting  # opening storage cannot be interrupted safely; it is bounded by recovery

@@ -24,13 +24,17 @@ _HTTP_CODES = {
 }
 
 
-def error_response(
-    status: int, code: str, message: str, details: dict | None = None, headers=None
-) -> web.Response:
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
     body: dict = {"code": code, "message": message}
     if details:
         body.update(details)
-    response = web.json_response({"error": body}, status=status)
+    return {"error": body}
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict | None = None, headers=None
+) -> web.Response:
+    response = web.json_response(error_body(code, message, details), status=status)
     for name, value in (headers or {}).items():
         if name.lower() in ("allow", "retry-after"):
             response.headers[name] = value

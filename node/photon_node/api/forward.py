@@ -8,18 +8,25 @@ is lost may or may not have applied: it is answered 503 `outcome_unknown`.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
 from photon_common import contract
-from photon_node.api.errors import error_response
+from photon_node.api.errors import error_body
 from photon_node.cluster.node import Node
 
 SESSION = web.AppKey("forward_session", aiohttp.ClientSession)
 _COPY_REQUEST = ("If-Match", "If-None-Match", "Content-Type")
 _COPY_RESPONSE = ("Content-Type", contract.REVISION_HEADER, "ETag", "Retry-After")
 FORWARD_TIMEOUT = 15.0
+JSON_TYPE = "application/json; charset=utf-8"
+
+# (status, headers, body): what the leader answered, or why it could not be asked
+Reply = tuple[int, dict[str, str], bytes]
 
 
 async def session_context(app: web.Application):
@@ -31,28 +38,43 @@ async def session_context(app: web.Application):
 
 
 async def forward(request: web.Request, node: Node, leader: str, body: bytes) -> web.Response:
-    retry = {"Retry-After": "1"}
-    if contract.FORWARDED_HEADER in request.headers:
-        return error_response(503, "not_leader", "no leader here; an election may be under way",
-                              {"leader": leader}, retry)  # fmt: skip
+    status, headers, payload = await forward_request(
+        request.app[SESSION], node, leader, request.method, request.raw_path,
+        request.headers, body,
+    )  # fmt: skip
+    return web.Response(status=status, body=payload, headers=headers)
+
+
+def _error(status: int, code: str, message: str, details: dict | None = None) -> Reply:
+    body = json.dumps(error_body(code, message, details)).encode()
+    return status, {"Content-Type": JSON_TYPE, "Retry-After": "1"}, body
+
+
+async def forward_request(
+    session: aiohttp.ClientSession,
+    node: Node,
+    leader: str,
+    method: str,
+    raw_path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> Reply:
+    if contract.FORWARDED_HEADER in headers:
+        return _error(503, "not_leader", "no leader here; an election may be under way",
+                      {"leader": leader})  # fmt: skip
     target = node.route_to(leader)
     if target is None:
-        return error_response(503, "no_leader", "no leader is known yet; retry shortly",
-                              headers=retry)  # fmt: skip
-    headers = {name: request.headers[name] for name in _COPY_REQUEST if name in request.headers}
-    headers[contract.FORWARDED_HEADER] = node.id
-    url = URL(f"http://{target}{request.raw_path}", encoded=True)
+        return _error(503, "no_leader", "no leader is known yet; retry shortly")
+    sent = {name: headers[name] for name in _COPY_REQUEST if name in headers}
+    sent[contract.FORWARDED_HEADER] = node.id
+    url = URL(f"http://{target}{raw_path}", encoded=True)
     try:
-        async with request.app[SESSION].request(
-            request.method, url, data=body, headers=headers
-        ) as answer:
+        async with session.request(method, url, data=body, headers=sent) as answer:
             payload = await answer.read()
             copied = {k: answer.headers[k] for k in _COPY_RESPONSE if k in answer.headers}
-            return web.Response(status=answer.status, body=payload, headers=copied)
+            return answer.status, copied, payload
     except (aiohttp.ClientError, TimeoutError) as error:
-        if request.method in ("PUT", "DELETE"):
-            return error_response(503, "outcome_unknown",
-                                  f"the leader at {target} did not answer ({error}); the write "
-                                  "may or may not have been applied", headers=retry)  # fmt: skip
-        return error_response(503, "leader_unreachable", f"the leader at {target} did not "
-                              f"answer: {error}", headers=retry)  # fmt: skip
+        if method in ("PUT", "DELETE"):
+            return _error(503, "outcome_unknown", f"the leader at {target} did not answer "
+                          f"({error}); the write may or may not have been applied")  # fmt: skip
+        return _error(503, "leader_unreachable", f"the leader at {target} did not answer: {error}")

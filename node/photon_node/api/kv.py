@@ -32,7 +32,11 @@ def _raw_path(request: web.Request) -> str:
 
 
 def parse_key(request: web.Request) -> bytes:
-    raw = _raw_path(request)[len(contract.KV_PREFIX) + 1 :]
+    return key_from_path(_raw_path(request)[len(contract.KV_PREFIX) + 1 :])
+
+
+def key_from_path(raw: str) -> bytes:
+    """The key from the percent-encoded path segment after /kv/; 4xx if it is not a key."""
     if _BAD_ESCAPE.search(raw):
         raise InvalidRequest("the key has a malformed percent-encoding")
     key = unquote_to_bytes(raw)
@@ -59,8 +63,13 @@ def _only_params(request: web.Request, allowed: tuple[str, ...]) -> None:
 
 
 def _precondition(request: web.Request, allow_absent: bool) -> tuple[Expect, int]:
-    if_match = request.headers.get("If-Match")
-    if_none_match = request.headers.get("If-None-Match")
+    headers = request.headers
+    return precondition(headers.get("If-Match"), headers.get("If-None-Match"), allow_absent)
+
+
+def precondition(
+    if_match: str | None, if_none_match: str | None, allow_absent: bool
+) -> tuple[Expect, int]:
     if if_match is not None and if_none_match is not None:
         raise InvalidRequest("If-Match and If-None-Match cannot be combined")
     if if_match is not None:

@@ -43,6 +43,11 @@ class Command:
     def size(self) -> int:
         return len(self.key) + len(self.value)
 
+    @property
+    def blind(self) -> bool:
+        """An unconditional PUT: its effect does not depend on the key's current state."""
+        return self.kind is Kind.PUT and self.expect is Expect.ANY
+
 
 class Outcome(IntEnum):
     OK = 0
@@ -112,16 +117,19 @@ def encode(command: Command) -> bytes:
     return head + command.key
 
 
+_KINDS = {member.value: member for member in Kind}  # a dict lookup, not an Enum call
+_EXPECTS = {member.value: member for member in Expect}
+
+
 def decode(data: bytes) -> Command:
     if len(data) < _HEADER.size:
         raise CodecError("command shorter than its header")
     version, kind, expect, revision, key_len = _HEADER.unpack_from(data)
     if version != CODEC_VERSION:
         raise CodecError(f"unsupported command codec version {version}")
-    try:
-        kind, expect = Kind(kind), Expect(expect)
-    except ValueError as error:
-        raise CodecError(str(error)) from error
+    kind, expect = _KINDS.get(kind), _EXPECTS.get(expect)
+    if kind is None or expect is None:
+        raise CodecError("unknown command kind or precondition")
     offset = _HEADER.size + key_len
     key = data[_HEADER.size : offset]
     if len(key) != key_len:

@@ -30,6 +30,9 @@ _U32 = struct.Struct(">I")
 _U64x2 = struct.Struct(">QQ")
 
 
+_ENTRY_KINDS = {member.value: member for member in EntryKind}  # KeyError: unknown kind
+
+
 class CodecError(ValueError):
     pass
 
@@ -92,7 +95,7 @@ def decode(data: bytes) -> Message:
         entries = []
         for _ in range(count):
             e_term, e_index, kind = reader.unpack(_ENTRY)
-            entries.append(Entry(e_term, e_index, EntryKind(kind), reader.blob()))
+            entries.append(Entry(e_term, e_index, _ENTRY_KINDS[kind], reader.blob()))
         snapshot = None
         if reader.take(1)[0]:
             s_index, s_term = reader.unpack(_U64x2)

@@ -448,7 +448,7 @@ class RaftDriver:
 
     def _apply(self, entries: list) -> None:
         started = time.perf_counter()
-        results = self.engine.apply_entries(entries)
+        results = self.engine.apply_entries(entries, self.id)
         self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
         self._complete(entries, results)
 
@@ -476,7 +476,7 @@ class RaftDriver:
         if not committed:
             return []
         started = time.perf_counter()
-        results = self.engine.apply_entries(committed)
+        results = self.engine.apply_entries(committed, self.id)
         self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
         return results
 

@@ -1,0 +1,309 @@
+"""The client port's protocol: single-key requests served directly, everything else by aiohttp.
+
+Every connection starts here. A request that is plain HTTP/1.1 for one key — GET, PUT or DELETE
+/kv/{key}, a Content-Length body within the limit (or none), no query but `consistency` on a GET,
+no Transfer-Encoding, Expect or Upgrade, not already forwarded — is parsed and answered by this
+protocol: the same validation (kv.key_from_path, kv.precondition), node calls, forwarding, JSON
+errors, in-flight accounting and metrics as the aiohttp handlers, without aiohttp's per-request
+objects (routing, Request, Response, middleware frames: about 40 µs of CPU per request, most of
+the cost of a read). At the first request that is anything else the connection is handed to
+aiohttp for good, with every byte already read, and aiohttp serves it exactly as before: health,
+metrics, admin, scans and every 4xx that only aiohttp's parser gives.
+
+Requests on a connection are served one at a time, in order (pipelined ones wait in the buffer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+
+from aiohttp import web
+
+from photon_common import contract
+from photon_node.api import kv
+from photon_node.api.errors import error_body
+from photon_node.api.forward import JSON_TYPE, SESSION, Reply, forward_request
+from photon_node.api.inflight import InFlight
+from photon_node.api.middleware import KvMetrics
+from photon_node.cluster.raft.driver import NotLeaderError
+from photon_node.core.errors import PhotonError
+
+logger = logging.getLogger(__name__)
+
+_REQUEST_LINE = re.compile(rb"(GET|PUT|DELETE) (/kv/[!-\"$-~]+) HTTP/1\.1")
+_HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
+_GET_QUERIES = {b"": False, b"consistency=stale": True, b"consistency=linearizable": False}
+_REFUSED = frozenset(
+    {b"transfer-encoding", b"expect", b"upgrade", contract.FORWARDED_HEADER.lower().encode()}
+)
+MAX_HEAD = 64 * 1024  # a bigger head goes to aiohttp, which answers 431 by its own limits
+OCTETS = "application/octet-stream"
+
+
+@dataclass(slots=True)
+class _Request:
+    method: str
+    target: str  # the raw (percent-encoded) path, without the query for a GET
+    stale: bool
+    length: int
+    if_match: str | None
+    if_none_match: str | None
+    content_type: str | None
+    close: bool
+
+
+class KvServer:
+    """What every connection shares: the node, limits, metrics, aiohttp's protocol factory."""
+
+    def __init__(self, app: web.Application, fallback: Callable[[], asyncio.Protocol],
+                 inflight: InFlight, metrics: KvMetrics) -> None:  # fmt: skip
+        self.app = app
+        self.node = app[kv.NODE]
+        self.max_body = self.node.settings.max_value_bytes
+        self.fallback = fallback
+        self.inflight = inflight
+        self.metrics = metrics
+        self.connections: set[KvProtocol] = set()
+        self._date = (0, "")
+
+    def protocol(self) -> KvProtocol:
+        return KvProtocol(self)
+
+    def date(self) -> str:
+        now = int(time.time())
+        if now != self._date[0]:
+            self._date = (now, formatdate(now, usegmt=True))
+        return self._date[1]
+
+    def close_connections(self) -> None:
+        for connection in list(self.connections):
+            connection.close()
+
+
+class KvProtocol(asyncio.Protocol):
+    def __init__(self, server: KvServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.busy = False
+        self.pending: tuple[_Request, int, int] | None = None  # parsed head awaiting its body
+        self.task: asyncio.Task | None = None  # the request being served
+
+    # -- connection --------------------------------------------------------------------------
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+        self.server.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self.transport = None
+        if self.pending is not None:  # its body never arrived
+            self.pending = None
+            self.server.inflight.leave()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer = self.buffer + data if self.buffer else data
+        if not self.busy:
+            self._next()
+
+    def _hand_over(self) -> None:
+        """aiohttp serves this connection from now on, starting with the bytes read so far."""
+        transport, self.transport = self.transport, None
+        self.server.connections.discard(self)
+        if transport is None or transport.is_closing():
+            return
+        protocol = self.server.fallback()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        buffer, self.buffer = self.buffer, b""
+        if buffer:
+            protocol.data_received(buffer)
+
+    # -- requests ----------------------------------------------------------------------------
+    def _next(self) -> None:
+        while not self.busy and self.transport is not None and self.buffer:
+            if self.pending is None:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(self.buffer) > MAX_HEAD:
+                        self._hand_over()
+                    return
+                request = self._parse(self.buffer[:end])
+                if request is None:
+                    self._hand_over()
+                    return
+                # In flight from its head on: shutdown waits for a body still arriving.
+                self.server.inflight.enter()
+                self.pending = (request, end + 4, end + 4 + request.length)
+            request, start, total = self.pending
+            if len(self.buffer) < total:
+                return  # the body is still arriving
+            self.pending = None
+            body, self.buffer = self.buffer[start:total], self.buffer[total:]
+            self.busy = True
+            self.task = asyncio.get_running_loop().create_task(self._serve(request, body))
+
+    def _parse(self, head: bytes) -> _Request | None:
+        """The request, if it is one this path serves; None hands the connection to aiohttp."""
+        lines = head.split(b"\r\n")
+        line = _REQUEST_LINE.fullmatch(lines[0])
+        if line is None:
+            return None
+        method, target = line.group(1).decode(), line.group(2)
+        stale = False
+        if method == "GET":
+            path, _, query = target.partition(b"?")
+            stale = _GET_QUERIES.get(query)  # type: ignore[assignment]
+            if stale is None or (b"?" in target and not query):
+                return None
+            target = path
+        elif b"?" in target:
+            return None
+        length, seen = 0, set()
+        fields: dict[bytes, bytes] = {}
+        close = False
+        for raw in lines[1:]:
+            header = _HEADER.fullmatch(raw)
+            if header is None:
+                return None
+            name, value = header.group(1).lower(), header.group(2)
+            if name in _REFUSED:
+                return None
+            if name in (b"content-length", b"if-match", b"if-none-match", b"content-type"):
+                if name in seen:
+                    return None
+                seen.add(name)
+                fields[name] = value
+            elif name == b"connection":
+                tokens = {t.strip() for t in value.lower().split(b",")}
+                if b"upgrade" in tokens:
+                    return None
+                close = close or b"close" in tokens
+        if b"content-length" in fields:
+            text = fields[b"content-length"]
+            if not text.isdigit() or len(text) > 12:
+                return None
+            length = int(text)
+        if length > self.server.max_body or (length and method != "PUT"):
+            return None  # aiohttp answers 413, or serves the odd body
+        return _Request(
+            method, target.decode("ascii"), stale, length,
+            _text(fields.get(b"if-match")), _text(fields.get(b"if-none-match")),
+            _text(fields.get(b"content-type")), close,
+        )  # fmt: skip
+
+    async def _serve(self, request: _Request, body: bytes) -> None:
+        server = self.server
+        started = time.perf_counter()
+        status = 500
+        try:
+            try:
+                status, headers, payload = await self._handle(request, body)
+            except PhotonError as error:
+                if error.status >= 500:
+                    logger.warning("%s %s failed: %s", request.method, request.target,
+                                   error.message)  # fmt: skip
+                status, headers, payload = _json(
+                    error.status, error_body(error.code, error.message, error.details)
+                )
+            except Exception:
+                logger.exception("unhandled error serving %s %s", request.method, request.target)
+                status, headers, payload = _json(
+                    500, error_body("internal", "internal error; see the node's log")
+                )
+            self._respond(status, headers, payload, request.close or server.inflight.closing)
+        finally:
+            server.inflight.leave()
+            server.metrics.record(request.method.lower(), status, time.perf_counter() - started)
+            self.busy = False
+            if self.transport is not None and self.buffer:
+                self._next()
+
+    async def _handle(self, request: _Request, body: bytes) -> Reply:
+        node = self.server.node
+        key = kv.key_from_path(request.target[len(contract.KV_PREFIX) + 1 :])
+        try:
+            if request.method == "GET":
+                item = await node.get(key, stale=request.stale)
+                return 200, _revision_headers(item.revision, OCTETS), item.value
+            if request.method == "PUT":
+                expect, revision = kv.precondition(request.if_match, request.if_none_match, True)
+                result = await node.put(key, body, expect, revision)
+                extra = {"created": result.created}
+            else:
+                expect, revision = kv.precondition(request.if_match, request.if_none_match, False)
+                result = await node.delete(key, expect, revision)
+                extra = {"deleted": True}
+        except NotLeaderError as error:
+            return await self._forward(request, error.leader, body)
+        reply = {"key": key.decode(), "revision": result.revision, **extra}
+        return 200, _revision_headers(result.revision, JSON_TYPE), json.dumps(reply).encode()
+
+    async def _forward(self, request: _Request, leader: str, body: bytes) -> Reply:
+        optional = (
+            ("If-Match", request.if_match),
+            ("If-None-Match", request.if_none_match),
+            ("Content-Type", request.content_type),
+        )
+        headers = {name: value for name, value in optional if value is not None}
+        target = request.target + ("?consistency=stale" if request.stale else "")
+        session = self.server.app[SESSION]
+        node = self.server.node
+        return await forward_request(session, node, leader, request.method, target, headers, body)
+
+    def _respond(self, status: int, headers: dict[str, str], body: bytes, close: bool) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return  # the client went away; the work is done and its outcome is in the log
+        lines = [
+            f"HTTP/1.1 {status} {_reason(status)}\r\nContent-Length: {len(body)}\r\n"
+            f"Date: {self.server.date()}\r\nServer: photon-node\r\n"
+        ]
+        lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
+        if close:
+            lines.append("Connection: close\r\n")
+        lines.append("\r\n")
+        transport.write("".join(lines).encode("latin-1") + body)
+        if close:
+            transport.close()
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+def _revision_headers(revision: int, content_type: str) -> dict[str, str]:
+    return {
+        "Content-Type": content_type,
+        contract.REVISION_HEADER: str(revision),
+        "ETag": f'"{revision}"',
+    }
+
+
+def _json(status: int, body: dict) -> Reply:
+    return status, {"Content-Type": JSON_TYPE}, json.dumps(body).encode()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
