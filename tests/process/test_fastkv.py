@@ -144,3 +144,18 @@ def test_too_large_and_connection_close(node, conn):
         assert other.closed_by_server()
     finally:
         other.close()
+
+
+def test_a_long_pipeline_is_answered_in_full_and_in_order(conn):
+    """More pipelined requests than the read limit (1 MiB + 64 KiB) and answers that fill the
+    transport: reading and writing pause and resume, nothing is lost or reordered."""
+    import threading
+
+    conn.send(put("flood", b"v"))
+    assert conn.answer()[0] == 200
+    requests = [get("flood") if i % 2 else get("nothing") for i in range(40000)]
+    sender = threading.Thread(target=conn.send, args=(b"".join(requests),))
+    sender.start()
+    statuses = [conn.answer()[0] for _ in requests]
+    sender.join(30)
+    assert statuses == [200 if i % 2 else 404 for i in range(40000)]

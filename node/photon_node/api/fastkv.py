@@ -98,6 +98,10 @@ class KvProtocol(asyncio.Protocol):
         self.busy = False
         self.pending: tuple[_Request, int, int] | None = None  # parsed head awaiting its body
         self.task: asyncio.Task | None = None  # the request being served
+        # Flow control: stop reading while a full request waits behind a busy one, and stop
+        # serving while the client does not read its answers (the transport's buffer is full).
+        self.reading_paused = False
+        self.writing_paused = False
 
     # -- connection --------------------------------------------------------------------------
     def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -123,6 +127,24 @@ class KvProtocol(asyncio.Protocol):
         self.buffer = self.buffer + data if self.buffer else data
         if not self.busy:
             self._next()
+        if self.busy and len(self.buffer) > self.server.max_body + MAX_HEAD:
+            self._pause_reading(True)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if not self.busy:
+            self._next()
+
+    def _pause_reading(self, pause: bool) -> None:
+        if self.transport is not None and pause != self.reading_paused:
+            self.reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
     def _hand_over(self) -> None:
         """aiohttp serves this connection from now on, starting with the bytes read so far."""
@@ -130,6 +152,8 @@ class KvProtocol(asyncio.Protocol):
         self.server.connections.discard(self)
         if transport is None or transport.is_closing():
             return
+        if self.reading_paused:
+            transport.resume_reading()  # aiohttp does its own flow control from here
         protocol = self.server.fallback()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
@@ -139,7 +163,11 @@ class KvProtocol(asyncio.Protocol):
 
     # -- requests ----------------------------------------------------------------------------
     def _next(self) -> None:
-        while not self.busy and self.transport is not None and self.buffer:
+        if self.reading_paused and len(self.buffer) <= self.server.max_body + MAX_HEAD:
+            self._pause_reading(False)
+        while (
+            not self.busy and not self.writing_paused and self.transport is not None and self.buffer
+        ):
             if self.pending is None:
                 end = self.buffer.find(b"\r\n\r\n")
                 if end < 0:
@@ -234,7 +262,7 @@ class KvProtocol(asyncio.Protocol):
             server.inflight.leave()
             server.metrics.record(request.method.lower(), status, time.perf_counter() - started)
             self.busy = False
-            if self.transport is not None and self.buffer:
+            if self.transport is not None:
                 self._next()
 
     async def _handle(self, request: _Request, body: bytes) -> Reply:
