@@ -4,7 +4,7 @@ Each node sends over its own outbound connection to each peer and receives on co
 peers opened. A connection starts with a signed hello exchange (node ids, fresh nonces, protocol
 versions) and then carries length-prefixed frames MAC'd with a per-connection session key and
 sequence number (auth.StreamSession). Frames to an unreachable peer are dropped, which Raft
-tolerates; snapshot frames wait for queue space instead.
+tolerates; snapshot frames wait for space instead (a bounded number of frames and bytes).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 _LEN = struct.Struct(">I")
 MAX_FRAME = 64 << 20
 HELLO_TIMEOUT = 5.0
-QUEUE_FRAMES = 4096
+QUEUE_FRAMES = 4096  # frames waiting for a connection or a drain; more are dropped
+HIGH_WATER = 4 << 20  # bytes in the socket's buffer before writes wait for a drain
 DRAIN_TIMEOUT = 10.0
 
 
@@ -103,12 +104,60 @@ def _write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
 
 
 class _Outbound:
+    """One outbound connection to a peer. `send` only appends to `pending`; everything sent in
+    one turn of the event loop is sealed and written together by `_flush` (one syscall, one
+    wake-up of the peer), straight from the caller's turn: no queue, no task switch per frame.
+    The connection task connects, says hello, watches for the peer closing, and drains the
+    socket when its buffer passes HIGH_WATER (frames then wait in `pending`)."""
+
     def __init__(self, transport: PeerTransport, peer: str) -> None:
         self.transport = transport
         self.peer = peer
-        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(QUEUE_FRAMES)
-        self.task = asyncio.create_task(self._run(), name=f"peer-{peer}")
+        self.pending: list[tuple[int, bytes]] = []
+        self.pending_bytes = 0
         self.connected = False
+        self._session_keys: StreamSession | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._scheduled = False
+        self._draining = False
+        self._drain = asyncio.Event()  # set by _flush when the socket buffer is too full
+        self._space = asyncio.Event()  # set when `pending` empties (for send_waiting)
+        self.task = asyncio.create_task(self._run(), name=f"peer-{peer}")
+
+    def send(self, kind: int, body: bytes) -> bool:
+        if len(self.pending) >= QUEUE_FRAMES:
+            return False
+        self.pending.append((kind, body))
+        self.pending_bytes += len(body)
+        if self._writer is not None and not self._scheduled and not self._draining:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return True
+
+    async def send_waiting(self, kind: int, body: bytes) -> None:
+        while (
+            len(self.pending) >= QUEUE_FRAMES or self.pending_bytes > HIGH_WATER or self._draining
+        ):
+            self._space.clear()
+            await self._space.wait()
+        self.send(kind, body)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        writer, session = self._writer, self._session_keys
+        if writer is None or session is None or self._draining:
+            return
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        parts: list[bytes] = []
+        for kind, body in pending:
+            sealed = session.seal(bytes((kind,)) + body)
+            parts += (_LEN.pack(len(sealed)), sealed)
+        writer.write(b"".join(parts))
+        if writer.transport.get_write_buffer_size() > HIGH_WATER:
+            self._draining = True
+            self._drain.set()
+        else:
+            self._space.set()
 
     async def _run(self) -> None:
         backoff = 0.05
@@ -130,8 +179,8 @@ class _Outbound:
                 backoff = min(backoff * 2, 2.0)
 
     def _drop_queued(self) -> None:
-        while not self.queue.empty():
-            self.queue.get_nowait()
+        self.pending, self.pending_bytes = [], 0
+        self._space.set()
 
     async def _session(self, addr: str) -> None:
         host, _, port = addr.rpartition(":")
@@ -149,31 +198,21 @@ class _Outbound:
                 logger.info("connected to peer %s at %s", self.peer, addr)
             self.connected = True
             closed = asyncio.create_task(reader.read(1))
-            queue = self.queue
+            self._session_keys, self._writer = session, writer
+            self._flush()  # what was sent while connecting
             while True:
-                items = []
-                if queue.empty():  # wait for a frame, or for the peer to go away
-                    frame = asyncio.ensure_future(queue.get())
-                    done, _ = await asyncio.wait(
-                        {frame, closed}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if closed in done:
-                        frame.cancel()
-                        raise ConnectionError("the peer closed the connection")
-                    items.append(frame.result())
-                # Everything queued goes out in one write (one syscall, one wake-up of the
-                # peer), up to a bound so a snapshot stream does not build a huge buffer.
-                parts: list[bytes] = []
-                size = 0
-                while items or (not queue.empty() and size < 1 << 20):
-                    kind, body = items.pop() if items else queue.get_nowait()
-                    sealed = session.seal(bytes((kind,)) + body)
-                    parts += (_LEN.pack(len(sealed)), sealed)
-                    size += len(sealed)
-                writer.write(b"".join(parts))
-                if writer.transport.get_write_buffer_size() > 0:
-                    await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT)
+                drain = asyncio.create_task(self._drain.wait())
+                done, _ = await asyncio.wait({drain, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed in done:
+                    drain.cancel()
+                    raise ConnectionError("the peer closed the connection")
+                self._drain.clear()
+                await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT)
+                self._draining = False
+                self._flush()
         finally:
+            self._session_keys = self._writer = None
+            self._draining = self._scheduled = False
             if closed is not None:
                 closed.cancel()
             writer.close()
@@ -241,22 +280,19 @@ class PeerTransport:
         self._out.clear()
 
     def send(self, peer: str, kind: int, body: bytes) -> bool:
-        """Queue a frame; False (and dropped) if the peer's queue is full or no secret is set."""
+        """Send a frame (written at the end of this loop turn with the others); False (and
+        dropped) if too many frames wait for this peer or no secret is set."""
         if self.secret is None or peer == self.identity.node_id:
             return False
         out = self._out.get(peer) or self._out.setdefault(peer, _Outbound(self, peer))
-        try:
-            out.queue.put_nowait((kind, body))
-            return True
-        except asyncio.QueueFull:
-            return False
+        return out.send(kind, body)
 
     async def send_waiting(self, peer: str, kind: int, body: bytes) -> None:
         """Queue a frame, waiting for space (snapshot streams)."""
         if self.secret is None:
             raise ConnectionError("no cluster secret configured")
         out = self._out.get(peer) or self._out.setdefault(peer, _Outbound(self, peer))
-        await out.queue.put((kind, body))
+        await out.send_waiting(kind, body)
 
     def forget(self, peer: str) -> None:
         out = self._out.pop(peer, None)
