@@ -262,11 +262,24 @@ start_photon() {  # RUN_ID; sets ENDPOINTS, or returns 1 when PhotonDB is to be 
 }
 
 # -- runs ----------------------------------------------------------------------------------------
+server_pids() {  # the server processes this script started, comma-separated (may be empty)
+    local pids="${PIDS[*]:-}"
+    if [[ -n "$PHOTON_DEV_DIR" && -f "$PHOTON_DEV_DIR/cluster.json" ]]; then
+        pids="$("$PYTHON" -c 'import json, sys
+print(" ".join(str(n["pid"]) for n in json.load(open(sys.argv[1]))["nodes"]))' \
+            "$PHOTON_DEV_DIR/cluster.json")"
+    fi
+    echo "${pids// /,}"
+}
+
 loadgen() {  # TARGET CONCURRENCY OUTFILE [ENDPOINTS]
-    local target="$1" concurrency="$2" outfile="$3" endpoints="${4:-}" args
+    local target="$1" concurrency="$2" outfile="$3" endpoints="${4:-}" args pids
     args=(--target "$target" --concurrency "$concurrency" --duration "$DURATION"
         --warmup "$WARMUP" --keys "$KEYS" --value-size "$VALUE_SIZE" --ops "$OPS" --json)
     [[ -n "$endpoints" ]] && args+=(--endpoints "$endpoints")
+    # CPU per request of every server process (all threads), read from /proc by the client.
+    pids="$(server_pids)"
+    [[ "$target" != null && -n "$pids" ]] && args+=(--server-pids "$pids")
     # The null server in its own process, like the real servers: the client keeps its core.
     [[ "$target" == null ]] && args+=(--null-server "$NULL_SERVER")
     log "loadgen: $target, concurrency $concurrency, ${DURATION}s per phase ($OPS)"

@@ -28,6 +28,7 @@ import base64
 import ipaddress
 import json
 import multiprocessing
+import os
 import random
 import sys
 import time
@@ -278,6 +279,7 @@ class PhaseResult:
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
     cpu_seconds: float = 0.0
+    server_cpu_seconds: float | None = None
     issued: int = 0
 
     def summary(self) -> dict:
@@ -296,7 +298,27 @@ class PhaseResult:
             "p99_ms": _ms(percentile(lat, 99)),
             "max_ms": _ms(lat[-1] if lat else None),
             "client_cpu_pct": round(100 * self.cpu_seconds / elapsed, 1),
+            "client_cpu_us_per_op": _per_op(self.cpu_seconds, self.ops),
+            "server_cpu_us_per_op": _per_op(self.server_cpu_seconds, self.ops),
         }
+
+
+def _per_op(seconds: float | None, ops: int) -> float | None:
+    return None if seconds is None or not ops else round(seconds * 1e6 / ops, 1)
+
+
+def process_cpu(pids: list[int]) -> float | None:
+    """User + system CPU seconds of these processes (all their threads) so far, from /proc;
+    None when a process is gone or /proc is not there."""
+    total = 0
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -369,11 +391,13 @@ async def run_phase(
                 result.latencies.append(time.perf_counter() - began)
 
     cpu_mark = None
+    server_mark: float | None = None
 
     async def cpu_marker() -> None:
-        nonlocal cpu_mark
+        nonlocal cpu_mark, server_mark
         await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
         cpu_mark = time.process_time()
+        server_mark = process_cpu(args.server_pids) if args.server_pids else None
 
     marker = asyncio.create_task(cpu_marker())
     workers = [asyncio.create_task(worker()) for _ in range(args.concurrency)]
@@ -392,6 +416,9 @@ async def run_phase(
     end = max(finished_at)
     marker.cancel()
     cpu_end = time.process_time()
+    server_end = process_cpu(args.server_pids) if args.server_pids else None
+    if server_mark is not None and server_end is not None:
+        result.server_cpu_seconds = server_end - server_mark
     result.cpu_seconds = cpu_end - (cpu_mark if cpu_mark is not None else cpu_end)
     result.elapsed = max(0.0, end - measure_from)
     result.ops = len(result.latencies)
@@ -546,6 +573,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="null target: client's event loop or a child process")  # fmt: skip
     parser.add_argument("--http", choices=("raw", "aiohttp"), default="raw",
                         help="HTTP client: bench/httpclient.py (raw) or aiohttp's")  # fmt: skip
+    parser.add_argument("--server-pids", default="",
+                        help="PID[,PID...]: their CPU per request in each window")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow endpoints that are not loopback addresses")  # fmt: skip
@@ -559,6 +588,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
 
     args.ops = [op.strip() for op in args.ops.split(",") if op.strip()]
+    try:
+        args.server_pids = [int(pid) for pid in args.server_pids.split(",") if pid.strip()]
+    except ValueError:
+        parser.error("--server-pids takes comma-separated process ids")
     args.endpoints = [e.strip().rstrip("/") for e in args.endpoints.split(",") if e.strip()]
     problems = []
     if not args.ops or any(op not in PHASES for op in args.ops):

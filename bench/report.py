@@ -84,10 +84,45 @@ def render(table: dict[int, dict[str, dict[str, dict]]]) -> str:
                 if summary.get("error_kinds"):
                     kinds = ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items()))
                     lines.append(f"errors: {target} {phase} at concurrency {concurrency}: {kinds}")
+    cpu = _cpu_lines(table)
+    if cpu:
+        lines += ["", *cpu]
     lines.append("ratio = photon / etcd: ops/s > 1 is photon faster; p50/p99 < 1 is photon faster")
     lines.append("ceiling = ops/s of the same client against a null server (--target null):")
     lines.append("          a target's ops/s near it means the client, not the server, limits")
     return "\n".join(lines)
+
+
+def _cpu_lines(table: dict[int, dict[str, dict[str, dict]]]) -> list[str]:
+    """CPU per request of all server processes together, and of the client, when measured."""
+    lines = []
+    for concurrency in sorted(table):
+        for phase, targets in table[concurrency].items():
+            base = targets.get(BASE, {})
+            cand = targets.get(CANDIDATE, {})
+            if (
+                base.get("server_cpu_us_per_op") is None
+                and cand.get("server_cpu_us_per_op") is None
+            ):
+                continue
+            lines.append(
+                f"{concurrency:>4} {phase:<10} | {_num(base.get('server_cpu_us_per_op'), 0):>10} "
+                f"{_num(base.get('client_cpu_us_per_op'), 0):>8} "
+                f"| {_num(cand.get('server_cpu_us_per_op'), 0):>12} "
+                f"{_num(cand.get('client_cpu_us_per_op'), 0):>8}"
+            )
+    if not lines:
+        return []
+    head = (
+        f"{'conc':>4} {'phase':<10} | {'etcd µs/op':>10} {'client':>8} "
+        f"| {'photon µs/op':>12} {'client':>8}"
+    )
+    return [
+        "CPU per request (user + system, from /proc): all server processes, and the client",
+        head,
+        "-" * len(head),
+        *lines,
+    ]
 
 
 def main(argv: list[str]) -> int:

@@ -80,9 +80,12 @@ def loadgen(*args: str) -> dict:
 def test_loadgen_against_a_real_node(node, http):
     phases = loadgen("--endpoints", node.url, "--concurrency", "4", "--max-ops", "300",
                      "--duration", "30", "--keys", "50", "--ops", "put,get,get_stale",
-                     "--http", http)  # fmt: skip
+                     "--http", http, "--server-pids", str(node.proc.pid))  # fmt: skip
     for name in ("put", "get", "get_stale"):
         assert phases[name]["errors"] == 0 and phases[name]["ops"] == 300
+        assert phases[name]["server_cpu_us_per_op"] is not None  # read from /proc
+        assert phases[name]["client_cpu_us_per_op"] > 0
+    assert phases["put"]["server_cpu_us_per_op"] > 0  # 300 fsync'd writes: well over a tick
 
 
 def test_loadgen_null_ceiling():
