@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
 from photon_node.core.commands import (
@@ -33,6 +33,8 @@ from photon_node.core.rafttypes import (
     MsgType,
     SnapshotMeta,
 )
+
+UNEQUAL_TICKS = (10, 20, 10, 14, 16)  # election timeouts by member, in ticks
 
 
 class SafetyViolation(AssertionError):
@@ -81,7 +83,7 @@ class SimNode:
         d = self.disk
         self.core = RaftCore(
             self.id, d.hard, d.snapshot, list(d.entries), d.snapshot.index,
-            random.Random(self.sim.rng.random()), self.sim.options,
+            random.Random(self.sim.rng.random()), self.sim.options_for(self.id),
         )  # fmt: skip
         if self.wiped and d.hard.term == 0 and not d.entries and d.snapshot.index == 0:
             self.core.vote_floor = 0  # as the real node does when gossip shows its cluster
@@ -246,6 +248,8 @@ class Simulation:
         duplicate: float = 0.02,
         max_delay: int = 3,
         compact_every: int = 40,
+        unequal_timeouts: bool | None = None,
+        election_ticks: tuple[int, ...] = UNEQUAL_TICKS,
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
@@ -256,8 +260,14 @@ class Simulation:
         # Every third seed sends small appends, so catching up takes many rounds.
         self.options = RaftOptions(
             election_ticks=10, heartbeat_ticks=2, max_inflight=8, lease_seconds=lease,
-            max_msg_bytes=256 if seed % 3 == 0 else 1 << 20,
+            max_msg_bytes=256 if seed % 3 == 0 else 1 << 20, election_timeout=10.0,
         )  # fmt: skip
+        # Seeds 3 mod 4 (leases) give members different election timeouts, as a rolling
+        # change of raft_tick_ms or election_ticks would: the lease must follow the smallest.
+        if unequal_timeouts is None:
+            unequal_timeouts = seed % 4 == 3 and lease > 0
+        self.unequal_timeouts = unequal_timeouts
+        self.election_ticks = election_ticks
         self.now = 0.0
         self.loss, self.duplicate, self.max_delay = loss, duplicate, max_delay
         self.compact_every = compact_every
@@ -276,6 +286,14 @@ class Simulation:
         self.applied_log: dict[int, tuple[int, bytes]] = {}
         self.ops: list[OpRecord] = []
         self._seq = 0
+
+    def options_for(self, node_id: str) -> RaftOptions:
+        if not self.unequal_timeouts:
+            return self.options
+        ticks = self.election_ticks[int(node_id[1:]) % len(self.election_ticks)]
+        fraction = self.options.lease_seconds / self.options.election_timeout
+        return replace(self.options, election_ticks=ticks, election_timeout=float(ticks),
+                       lease_seconds=fraction * ticks)  # fmt: skip
 
     def next_id(self) -> int:
         self._seq += 1

@@ -85,7 +85,7 @@ def _put(sim: Simulation, node, value: bytes) -> OpRecord:
 def _stale_leader_read(lease: float) -> OpRecord:
     """A leader is stopped and cut off; the others elect a new leader, which acknowledges a
     write; the old leader resumes (still cut off) and is asked to read that key."""
-    sim = Simulation(seed=7, lease=lease)
+    sim = Simulation(seed=7, lease=lease, unequal_timeouts=False)
     sim.loss = sim.duplicate = 0.0
     _advance(sim, 60)
     old = leader(sim)
@@ -118,6 +118,66 @@ def test_the_stale_read_check_sees_an_overlong_lease():
     """The same schedule with a lease longer than the election timeout serves the old value:
     the scenario really exercises what the lease must prevent."""
     read = _stale_leader_read(lease=60.0)
+    assert read.status == "ok" and read.read_value == b"v1"
+
+
+def _cut_off_leader_read(monkeypatch=None) -> OpRecord:
+    """n1, whose election timeout is 100 ticks, leads n0 and n2 (10 ticks each) and is cut off;
+    they elect a new leader, which acknowledges a write; n1, still cut off and still leading in
+    its own view, is asked to read that key."""
+    sim = Simulation(
+        seed=11, lease=7.0, unequal_timeouts=True, election_ticks=(10, 100, 10, 10, 10)
+    )
+    sim.loss = sim.duplicate = 0.0
+    _advance(sim, 80)
+    current = leader(sim)
+    assert current is not None
+    if current.id != "n1":
+        current.core.transfer_leadership("n1")
+        current.pump()
+        _advance(sim, 30)
+    old = leader(sim)
+    assert old is not None and old.id == "n1"
+    first = _put(sim, old, b"v1")
+    _advance(sim, 10)
+    assert first.status == "ok"
+    sim.partition = {n: int(n == "n1") for n in sim.nodes}
+    for _ in range(40):
+        _advance(sim, 1)
+        new = leader(sim)
+        if new is not None and new is not old:
+            break
+    assert new is not None and new is not old
+    second = _put(sim, new, b"v2")
+    for _ in range(20):
+        _advance(sim, 1)
+        if second.status == "ok":
+            break
+    assert second.status == "ok"
+    read = OpRecord(0, "get", "a", None, None, False, sim.now)
+    sim.ops.append(read)
+    old.submit(read, None)
+    _advance(sim, 3)
+    return read
+
+
+def test_the_lease_follows_the_smallest_election_timeout():
+    read = _cut_off_leader_read()
+    assert read.status != "ok" or read.read_value == b"v2"
+
+
+def test_a_lease_that_ignores_other_timeouts_serves_a_stale_read(monkeypatch):
+    """Without the answers' timeouts, n1's lease (0.7 of its own 100 ticks) outlives the
+    others' stickiness: the schedule above then serves the old value."""
+    from photon_node.cluster.raft import lease
+
+    original = lease.LeaderLease.__init__
+
+    def ignore_timeouts(self, duration, timeout=0.0):
+        original(self, duration, 0.0)
+
+    monkeypatch.setattr(lease.LeaderLease, "__init__", ignore_timeouts)
+    read = _cut_off_leader_read()
     assert read.status == "ok" and read.read_value == b"v1"
 
 

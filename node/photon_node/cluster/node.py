@@ -122,8 +122,9 @@ class Node:
         lease = s.election_ticks * s.raft_tick_ms / 1000 * LEASE_FRACTION
         lease = lease if s.read_mode == "lease" else 0.0
         options = RaftOptions(
-            election_ticks=s.election_ticks, heartbeat_ticks=1, lease_seconds=lease
-        )
+            election_ticks=s.election_ticks, heartbeat_ticks=1, lease_seconds=lease,
+            election_timeout=s.election_ticks * s.raft_tick_ms / 1000,
+        )  # fmt: skip
         self.driver = RaftDriver(
             self.id, self.engine, RaftStore(self.engine), self.metrics, options,
             tick_seconds=s.raft_tick_ms / 1000, compact_threshold=s.snapshot_entries,

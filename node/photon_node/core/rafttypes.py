@@ -110,7 +110,8 @@ class Message:
     dst: str
     term: int
     group: int = 0
-    log_term: int = 0  # APPEND: term at `index`; VOTE: last log term
+    log_term: int = 0  # APPEND: term at `index`; VOTE: last log term; HEARTBEAT_RESP: the
+    # sender's election timeout in ms (0 from members older than that)
     index: int = 0  # APPEND: index preceding `entries`; VOTE: last log index; RESP: match/hint
     entries: tuple[Entry, ...] = ()
     commit: int = 0

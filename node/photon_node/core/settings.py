@@ -268,8 +268,8 @@ OPTIONS: tuple[Option, ...] = (
         _choice("lease", "readindex"),
         "lease",
         "How the leader confirms a linearizable read: a lease kept by heartbeats (no extra "
-        "round trip; every member must have the same raft_tick_ms and election_ticks) or a "
-        "heartbeat round per batch of reads (ReadIndex).",
+        "round trip; scaled to the shortest election timeout among the members that "
+        "answer) or a heartbeat round per batch of reads (ReadIndex).",
     ),
     Option(
         "cpu_scheduling",

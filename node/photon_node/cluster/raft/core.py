@@ -65,6 +65,7 @@ class RaftOptions:
     pre_vote: bool = True
     check_quorum: bool = True
     lease_seconds: float = 0.0  # > 0: leader lease reads (needs check_quorum); see lease.py
+    election_timeout: float = 0.0  # this node's, in seconds (reported in heartbeat answers)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class RaftCore:
         self._prev_hard = self.hard_state
         self.now = 0.0  # the driver's monotonic clock, for the lease only
         lease = options.lease_seconds if options.check_quorum else 0.0
-        self.lease = LeaderLease(lease)
+        self.lease = LeaderLease(lease, options.election_timeout)
         # A node that just started grants no vote for an election timeout, as if it had just
         # heard from a leader: it may have, before it restarted (the lease depends on that).
         self.uptime_ticks = 0
@@ -495,7 +496,10 @@ class RaftCore:
             self.log.commit_to(min(m.commit, self.log.last_index))
             # `index` tells the leader how long our log is: a member that lost its disk
             # shows up here as shorter than the leader believed.
-            self._send(m.src, MsgType.HEARTBEAT_RESP, context=m.context, index=self.log.last_index)
+            # log_term carries our election timeout in ms, for the leader's lease (lease.py).
+            timeout_ms = round(self.options.election_timeout * 1000)
+            self._send(m.src, MsgType.HEARTBEAT_RESP, context=m.context,
+                       index=self.log.last_index, log_term=timeout_ms)  # fmt: skip
         elif m.type is MsgType.SNAPSHOT:
             self._handle_snapshot(m)
         elif m.type is MsgType.READ_INDEX_RESP:
@@ -596,7 +600,8 @@ class RaftCore:
                 self._send_append(m.src)
             if m.context:
                 self._ack_read(m.context, m.src)
-                self.lease.acked(m.context, m.src, self.id, self.log.config.voters)
+                self.lease.acked(m.context, m.src, self.id, self.log.config.voters,
+                                 m.log_term / 1000)  # fmt: skip
 
     def _handle_append_resp(self, m: Message, progress: Progress) -> None:
         if m.reject:
