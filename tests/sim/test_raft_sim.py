@@ -102,10 +102,15 @@ def _stale_leader_read(lease: float) -> OpRecord:
     _advance(sim, 10)
     assert second.status == "ok"
     _advance(sim, 1)  # the old leader runs again, still cut off
+    return _read(sim, old, ticks=5)
+
+
+def _read(sim: Simulation, node, ticks: int) -> OpRecord:
+    """A linearizable read of key a at `node`, after `ticks` more ticks."""
     read = OpRecord(0, "get", "a", None, None, False, sim.now)
     sim.ops.append(read)
-    old.submit(read, None)
-    _advance(sim, 5)
+    node.submit(read, None)
+    _advance(sim, ticks)
     return read
 
 
@@ -154,11 +159,7 @@ def _cut_off_leader_read(monkeypatch=None) -> OpRecord:
         if second.status == "ok":
             break
     assert second.status == "ok"
-    read = OpRecord(0, "get", "a", None, None, False, sim.now)
-    sim.ops.append(read)
-    old.submit(read, None)
-    _advance(sim, 3)
-    return read
+    return _read(sim, old, ticks=3)
 
 
 def test_the_lease_follows_the_smallest_election_timeout():
