@@ -147,3 +147,20 @@ def test_format_file_records_current_format(tmp_path):
     prepare(str(path), "n7")
     meta = json.loads((path / FORMAT_FILE).read_text())
     assert meta["format"] == contract.DATA_FORMAT_VERSION and meta["node_id"] == "n7"
+
+
+def test_blind_apply_of_foreign_puts_reaches_the_same_state(tmp_path):
+    """A node applying unconditional PUTs proposed elsewhere skips reading the keys; its
+    revisions and stored values must be those of a node that reads them."""
+    commands = [put(b"a"), put(b"b"), put(b"a", b"w"), Command(Kind.DELETE, b"b"), put(b"b")]
+    entries = [Entry(1, i + 1, EntryKind.NORMAL, wrap("n1", i, encode(c)))
+               for i, c in enumerate(commands)]  # fmt: skip
+    states = []
+    for name, origin in (("reads", None), ("blind", "n2")):
+        engine = Engine.open(prepare(str(tmp_path / name), "n2"))
+        results = engine.apply_entries(entries, origin)
+        states.append(([r.revision for r in results],
+                       [(k, engine.get(k)) for k in (b"a", b"b")], engine.revision))  # fmt: skip
+        engine.close()
+    assert states[0] == states[1]
+    assert states[0][0] == [1, 2, 3, 4, 5]

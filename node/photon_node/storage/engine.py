@@ -185,14 +185,8 @@ class Engine:
                 continue
             proposer, _, data = unwrap(entry.data)
             command = decode(data)
-            if origin is not None and proposer != origin and command.blind:
-                revision += 1
-                record = records.pack(command.key, revision, command.value)
-                batch.put(self.key(command.key), record, self.kv_handle)
-                pending[command.key] = revision
-                results.append(Result(Outcome.OK, revision))
-                continue
-            result, revision = self._apply_one(batch, command, revision, pending)
+            blind = origin is not None and proposer != origin and command.blind
+            result, revision = self._apply_one(batch, command, revision, pending, blind)
             results.append(result)
         batch.put(META_REVISION, U64.pack(revision), self.meta_handle)
         batch.put(META_APPLIED, U64.pack(entries[-1].index), self.meta_handle)
@@ -202,11 +196,18 @@ class Engine:
         return results
 
     def _apply_one(
-        self, batch: rd.WriteBatch, command: Command, revision: int, pending: dict[bytes, int]
-    ) -> tuple[Result, int]:
+        self, batch: rd.WriteBatch, command: Command, revision: int, pending: dict[bytes, int],
+        blind: bool = False,
+    ) -> tuple[Result, int]:  # fmt: skip
+        """`blind`: an unconditional PUT whose Result nobody here reads; the key is not read
+        (its `created` is then reported as False)."""
         current = pending.get(command.key)
         if current is None:
-            current = records.revision_of(command.key, self.kv.get(self.key(command.key)))
+            current = (
+                -1
+                if blind
+                else records.revision_of(command.key, self.kv.get(self.key(command.key)))
+            )
         if not precondition_holds(command, current):
             return Result(Outcome.PRECONDITION_FAILED, current), revision
         if command.kind is Kind.DELETE and current == 0:
@@ -219,7 +220,7 @@ class Engine:
         else:
             batch.delete(self.key(command.key), self.kv_handle)
             pending[command.key] = 0
-        return Result(Outcome.OK, revision, created=current == 0), revision
+        return Result(Outcome.OK, revision, created=current == 0), revision  # -1: not read
 
     def get(self, key: bytes) -> Item | None:
         try:
