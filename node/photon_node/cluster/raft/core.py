@@ -129,6 +129,9 @@ class RaftCore:
         self._reads: list[tuple[bytes, int]] = []
         self._pending_snapshot: SnapshotMeta | None = None
         self._round_pending = False
+        # The commit index moved: every follower hears it in the next Ready's append, which
+        # also carries the entries proposed since (one message, not an empty one and then more).
+        self._commit_news = False
         # A member that lost its data must not vote (or campaign) on an empty log: votes are
         # withheld until it has caught up to the commit index of the first leader it hears.
         # None: not withholding; 0: withholding, floor not known yet. Part of the hard state.
@@ -289,17 +292,18 @@ class RaftCore:
 
     def has_ready(self) -> bool:
         return bool(
-            self._round_pending or self._msgs or self._reads or self._pending_snapshot
-            or self.log.unstable() or self.log.to_apply() or self.hard_state != self._prev_hard
+            self._round_pending or self._commit_news or self._msgs or self._reads
+            or self._pending_snapshot or self.log.unstable() or self.log.to_apply()
+            or self.hard_state != self._prev_hard
         )  # fmt: skip
 
     def ready(self) -> Ready:
         if self.role is Role.LEADER:
             for peer in self._peers():
-                self._send_append(peer, only_if_new=True)
+                self._send_append(peer, only_if_new=not self._commit_news)
             if self._round_pending and self.read_rounds:
                 self._broadcast_heartbeat(self.read_rounds[-1].context)
-        self._round_pending = False
+        self._round_pending = self._commit_news = False
         ready = Ready(
             hard_state=self.hard_state if self.hard_state != self._prev_hard else None,
             entries=self.log.unstable(),
@@ -327,7 +331,7 @@ class RaftCore:
             if mine is not None:
                 mine.update(self.log.stable)
             if self._maybe_commit():
-                self._broadcast_append()
+                self._commit_news = True
             config_committed = self.log.config_index <= self.log.committed
             if config_committed and self.id not in self.log.config.voters:
                 logger.info("%s: removed from the voters; stepping down", self.id)
@@ -623,7 +627,7 @@ class RaftCore:
         ):
             progress.become_probe()
         if self._maybe_commit():
-            self._broadcast_append()
+            self._commit_news = True
         else:
             self._send_append(m.src, only_if_new=True)
         if m.src == self.transferee and progress.match == self.log.last_index:
@@ -657,10 +661,6 @@ class RaftCore:
             pending, self.pending_reads = self.pending_reads, []
             for context, requester in pending:
                 self._start_read(context, requester)
-
-    def _broadcast_append(self) -> None:
-        for peer in self._peers():
-            self._send_append(peer)
 
     def _broadcast_heartbeat(self, context: bytes) -> None:
         if self.lease.enabled:
