@@ -1,0 +1,94 @@
+"""The read lease on real processes whose election timeouts differ.
+
+n1 waits 100 ticks before an election, n2 and n3 wait 10. A lease computed from n1's own timeout
+would outlive the moment n2 and n3 may elect a new leader. Here n1 leads, is paused, and n2 and
+n3 can no longer reach it (a one-way cut: their connections to n1 go through a link the test
+cuts, while n1 still reaches them). They elect a leader and acknowledge a new value. When n1
+wakes it has heard of none of this; a lease from its own timeout would still be running and it
+would serve the old value. The lease scaled to the shortest timeout of the quorum has run out,
+so n1 must confirm with a quorum first, which it cannot: it does not answer with the old
+value. (With the lease patched to ignore the reported timeouts, n1 served the old value in 3
+runs of 3.)
+"""
+
+import signal
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.cluster.test_replication import get, put
+from tests.support.link import Link
+from tests.support.nodeproc import free_port
+from tests.support.poll import wait_until
+
+pytestmark = pytest.mark.process
+
+IDS = ("n1", "n2", "n3")
+
+
+@pytest.fixture
+def link_to_n1():
+    ports = {node_id: free_port() for node_id in IDS}
+    link = Link(ports["n1"])
+    yield ports, link
+    link.close()
+
+
+def test_a_leader_with_a_longer_timeout_does_not_serve_a_stale_read(cluster, link_to_n1):
+    ports, link = link_to_n1
+    for node_id in IDS:
+        n1_port = ports["n1"] if node_id == "n1" else link.port  # n2, n3 reach n1 via the link
+        initial = ",".join(f"{i}=127.0.0.1:{n1_port if i == 'n1' else ports[i]}" for i in IDS)
+        extra = ["--initial-cluster", initial, "--read-mode", "lease"]
+        if node_id == "n1":
+            extra += ["--election-ticks", "100"]  # 5 s, against 0.5 s for n2 and n3
+        cluster.add(node_id, extra).peer_port = ports[node_id]
+    for node in cluster.nodes.values():
+        node.start()
+    for node in cluster.nodes.values():
+        node.wait_ready(60)
+    n1 = cluster.nodes["n1"]
+    _make_leader(cluster, "n1")
+    put(n1, "fact", b"old")
+    wait_until(lambda: get(n1, "fact") == (200, b"old"), 10, what="n1 serves its write")
+
+    n1.signal(signal.SIGSTOP)
+    try:
+        link.cut()
+        new = cluster.leader(exclude=("n1",), timeout=30)
+        put(new, "fact", b"new")
+    finally:
+        n1.signal(signal.SIGCONT)
+    # Within a second or two of the pause: a lease from n1's own 5 s timeout would still hold.
+    # n1 tries to confirm its leadership until its request deadline (10 s) or until it notices
+    # it lost the quorum (up to two of its 5 s check-quorum windows), then answers 503.
+    status, body = _get(n1, "fact", timeout=30)
+    assert (status, body) != (200, b"old"), "n1 served a stale read from an expired lease"
+    # 503 (it could not confirm), or the new value if it learnt of the new leader meanwhile.
+    assert status == 503 or (status, body) == (200, b"new"), (status, body)
+    assert get(new, "fact") == (200, b"new")
+
+
+def _get(node, key: str, timeout: float) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"{node.url}/kv/{key}", timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
+def _make_leader(cluster, target: str) -> None:
+    def moved() -> bool:
+        leader = cluster.leader()
+        if leader.node_id == target:
+            return True
+        request = urllib.request.Request(
+            f"{leader.url}/admin/transfer-leadership?to={target}", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        return False
+
+    wait_until(moved, 30, interval=0.5, what=f"{target} leads")
