@@ -159,3 +159,38 @@ def test_a_long_pipeline_is_answered_in_full_and_in_order(conn):
     statuses = [conn.answer()[0] for _ in requests]
     sender.join(30)
     assert statuses == [200 if i % 2 else 404 for i in range(40000)]
+
+
+def test_both_paths_answer_alike(node):
+    """The same requests on a fresh connection (fastkv) and after a hand-over (aiohttp) get the
+    same status, reply headers and body shape."""
+
+    def exchange(conn: Conn, key: str) -> list[tuple[int, dict[str, str], bytes]]:
+        answers = []
+        stale_write = put(key, b"", "If-Match: 1\r\n")
+        for request in (put(key, b"v1"), put(key, b"v2"), get(key), stale_write):
+            conn.send(request)
+            answers.append(conn.answer())
+        conn.send(f"DELETE /kv/{key} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        answers.append(conn.answer())
+        return answers
+
+    def shape(answer: tuple[int, dict[str, str], bytes]) -> tuple:
+        status, headers, body = answer
+        kept = {"content-type", "etag", "x-photon-revision"}
+        named = {name: bool(value) for name, value in headers.items() if name in kept}
+        content = sorted(json.loads(body)) if "json" in headers["content-type"] else body
+        return status, headers["content-type"], sorted(named), content
+
+    fast, handed = Conn(node.port), Conn(node.port)
+    try:
+        handed.send(b"GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n")  # the rest goes to aiohttp
+        assert handed.answer()[0] == 200
+        on_fast, on_aiohttp = exchange(fast, "alike-a"), exchange(handed, "alike-b")
+    finally:
+        fast.close()
+        handed.close()
+    assert [shape(a) for a in on_fast] == [shape(a) for a in on_aiohttp]
+    assert [a[0] for a in on_fast] == [200, 200, 200, 412, 200]
+    for _, headers, _ in on_fast[:3]:
+        assert headers["etag"].strip('"').isdigit(), headers

@@ -47,7 +47,6 @@ _REFUSED = frozenset(
     {b"transfer-encoding", b"expect", b"upgrade", contract.FORWARDED_HEADER.lower().encode()}
 )
 MAX_HEAD = 64 * 1024  # a bigger head goes to aiohttp, which answers 431 by its own limits
-OCTETS = "application/octet-stream"
 
 
 @dataclass(slots=True)
@@ -271,19 +270,18 @@ class KvProtocol(asyncio.Protocol):
         try:
             if request.method == "GET":
                 item = await node.get(key, stale=request.stale)
-                return 200, _revision_headers(item.revision, OCTETS), item.value
+                return 200, *kv.item_reply(item)
             if request.method == "PUT":
                 expect, revision = kv.precondition(request.if_match, request.if_none_match, True)
                 result = await node.put(key, body, expect, revision)
-                extra = {"created": result.created}
+                reply = kv.written_reply(key, result, created=result.created)
             else:
                 expect, revision = kv.precondition(request.if_match, request.if_none_match, False)
                 result = await node.delete(key, expect, revision)
-                extra = {"deleted": True}
+                reply = kv.written_reply(key, result, deleted=True)
         except NotLeaderError as error:
             return await self._forward(request, error.leader, body)
-        reply = {"key": key.decode(), "revision": result.revision, **extra}
-        return 200, _revision_headers(result.revision, JSON_TYPE), json.dumps(reply).encode()
+        return 200, *reply
 
     async def _forward(self, request: _Request, leader: str, body: bytes) -> Reply:
         optional = (
@@ -316,14 +314,6 @@ class KvProtocol(asyncio.Protocol):
 
 def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
-
-
-def _revision_headers(revision: int, content_type: str) -> dict[str, str]:
-    return {
-        "Content-Type": content_type,
-        contract.REVISION_HEADER: str(revision),
-        "ETag": f'"{revision}"',
-    }
 
 
 def _json(status: int, body: dict) -> Reply:

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
 from photon_common import contract
-from photon_node.api.forward import forward
+from photon_node.api.forward import JSON_TYPE, forward
 from photon_node.cluster.node import Node
 from photon_node.cluster.raft.driver import NotLeaderError
 from photon_node.core.commands import Expect, Result
 from photon_node.core.errors import InvalidRequest, TooLarge
+from photon_node.storage.engine import Item
 
+OCTETS = "application/octet-stream"
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _REVISION = re.compile(r'(?:W/)?"?([0-9]{1,19})"?')
 _CONSISTENCY = ("linearizable", "stale")
@@ -87,12 +90,28 @@ def precondition(
     return Expect.ANY, 0
 
 
-def _written(key: bytes, result: Result, **extra) -> web.Response:
+# The reply shapes of single-key requests, shared by these handlers and the lean client port
+# (fastkv.py), so that both paths answer alike: (headers, body).
+def item_reply(item: Item) -> tuple[dict[str, str], bytes]:
+    return _revision_headers(item.revision, OCTETS), item.value
+
+
+def written_reply(key: bytes, result: Result, **extra) -> tuple[dict[str, str], bytes]:
     body = {"key": key.decode(), "revision": result.revision, **extra}
-    return web.json_response(
-        body,
-        headers={contract.REVISION_HEADER: str(result.revision), "ETag": f'"{result.revision}"'},
-    )
+    return _revision_headers(result.revision, JSON_TYPE), json.dumps(body).encode()
+
+
+def _revision_headers(revision: int, content_type: str) -> dict[str, str]:
+    return {
+        "Content-Type": content_type,
+        contract.REVISION_HEADER: str(revision),
+        "ETag": f'"{revision}"',
+    }
+
+
+def _written(key: bytes, result: Result, **extra) -> web.Response:
+    headers, body = written_reply(key, result, **extra)
+    return web.Response(body=body, headers=headers)
 
 
 def _stale(request: web.Request) -> bool:
@@ -123,11 +142,8 @@ async def get_key(request: web.Request) -> web.Response:
         item = await node.get(key, stale=_stale(request))
     except NotLeaderError as error:
         return await forward(request, node, error.leader, b"")
-    return web.Response(
-        body=item.value,
-        content_type="application/octet-stream",
-        headers={contract.REVISION_HEADER: str(item.revision), "ETag": f'"{item.revision}"'},
-    )
+    headers, body = item_reply(item)
+    return web.Response(body=body, headers=headers)
 
 
 async def delete_key(request: web.Request) -> web.Response:
