@@ -93,7 +93,10 @@ class KvProtocol(asyncio.Protocol):
     def __init__(self, server: KvServer) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.buffer = b""
+        # Bytes read and not yet consumed are buffer[offset:]: a request is consumed by moving
+        # the offset, not by copying the rest, so a deep pipeline costs linear time.
+        self.buffer = bytearray()
+        self.offset = 0
         self.busy = False
         self.pending: tuple[_Request, int, int] | None = None  # parsed head awaiting its body
         self.task: asyncio.Task | None = None  # the request being served
@@ -123,11 +126,17 @@ class KvProtocol(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self.buffer = self.buffer + data if self.buffer else data
+        if self.offset and self.offset * 2 >= len(self.buffer):
+            del self.buffer[: self.offset]  # at most as many bytes as consumed since the last
+            self.offset = 0
+        self.buffer += data
         if not self.busy:
             self._next()
-        if self.busy and len(self.buffer) > self.server.max_body + MAX_HEAD:
+        if self.busy and self._unread() > self.server.max_body + MAX_HEAD:
             self._pause_reading(True)
+
+    def _unread(self) -> int:
+        return len(self.buffer) - self.offset
 
     def pause_writing(self) -> None:
         self.writing_paused = True
@@ -156,35 +165,43 @@ class KvProtocol(asyncio.Protocol):
         protocol = self.server.fallback()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
-        buffer, self.buffer = self.buffer, b""
+        buffer = bytes(self.buffer[self.offset :])
+        self.buffer, self.offset = bytearray(), 0
         if buffer:
             protocol.data_received(buffer)
 
     # -- requests ----------------------------------------------------------------------------
     def _next(self) -> None:
-        if self.reading_paused and len(self.buffer) <= self.server.max_body + MAX_HEAD:
+        if self.reading_paused and self._unread() <= self.server.max_body + MAX_HEAD:
             self._pause_reading(False)
         while (
-            not self.busy and not self.writing_paused and self.transport is not None and self.buffer
+            not self.busy
+            and not self.writing_paused
+            and self.transport is not None
+            and self._unread()
         ):
             if self.pending is None:
-                end = self.buffer.find(b"\r\n\r\n")
+                end = self.buffer.find(b"\r\n\r\n", self.offset)
                 if end < 0:
-                    if len(self.buffer) > MAX_HEAD:
+                    if self._unread() > MAX_HEAD:
                         self._hand_over()
                     return
-                request = self._parse(self.buffer[:end])
+                request = self._parse(bytes(self.buffer[self.offset : end]))
                 if request is None:
                     self._hand_over()
                     return
                 # In flight from its head on: shutdown waits for a body still arriving.
                 self.server.inflight.enter()
-                self.pending = (request, end + 4, end + 4 + request.length)
+                head = end + 4 - self.offset  # sizes from the offset, which data_received moves
+                self.pending = (request, head, head + request.length)
             request, start, total = self.pending
-            if len(self.buffer) < total:
+            if self._unread() < total:
                 return  # the body is still arriving
             self.pending = None
-            body, self.buffer = self.buffer[start:total], self.buffer[total:]
+            body = bytes(self.buffer[self.offset + start : self.offset + total])
+            self.offset += total
+            if self.offset == len(self.buffer):
+                self.buffer, self.offset = bytearray(), 0
             self.busy = True
             self.task = asyncio.get_running_loop().create_task(self._serve(request, body))
 
