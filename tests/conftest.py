@@ -45,3 +45,5 @@ def cluster(tmp_path):
         if node.proc is not None and node.proc.poll() is None:
             node.proc.kill()
             node.proc.wait(10)
+    for link in made.links.values():
+        link.close()

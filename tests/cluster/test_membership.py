@@ -165,3 +165,50 @@ def test_voter_that_lost_its_data_catches_up_before_voting(cluster):
     assert raft(cluster, cluster.leader())["voters"] == ["n1", "n2", "n3"]
     assert raft(cluster, victim)["voters"] == ["n1", "n2", "n3"]  # config came from the leader
     assert call(f"{leader.url}/kv/after", "PUT", b"ok")[0] == 200
+
+
+def test_a_member_that_lost_its_data_keeps_its_vote_floor_across_a_restart(cluster):
+    """n3 loses its disk and restarts; it learns the leader's commit index (its vote floor) and
+    gets part of the log before the link to it is cut (1.5 MB through: the first append of
+    about 1,000 entries out of 3,000). Restarted again, with entries applied this time, it must
+    still withhold its vote until its log reaches the same floor: the floor is on its disk, not
+    only in its memory. (With the floor kept in memory only, this restart voted normally.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cluster.bootstrap(3, linked=("n3",))
+    leader = cluster.leader()
+    value = b"x" * 1024
+    with ThreadPoolExecutor(16) as pool:
+        codes = pool.map(lambda i: call(f"{leader.url}/kv/f{i}", "PUT", value)[0], range(3000))
+        assert set(codes) == {200}
+    victim, link = cluster.nodes["n3"], cluster.links["n3"]
+    victim.stop()
+    import shutil
+
+    shutil.rmtree(victim.data_dir)
+    link.limit(1_500_000)
+    victim.start()
+    wait_until(lambda: link.is_cut, 60, what="the first 1.5 MB reached n3")
+    wait_until(lambda: _raft_or_none(cluster, victim), 30, what="n3 answers")
+    before = raft(cluster, victim)
+    floor = before["vote_floor"]
+    assert floor is not None and floor >= 3000, before
+    assert 0 < before["applied_index"] <= before["last_index"] < floor, before
+
+    victim.kill9()
+    victim.start()
+    wait_until(lambda: _raft_or_none(cluster, victim), 30, what="n3 answers after its restart")
+    after = raft(cluster, victim)
+    assert after["vote_floor"] == floor, (before, after)
+    assert after["last_index"] >= before["last_index"] and after["role"] == "follower", after
+
+    link.restore()
+    wait_until(lambda: raft(cluster, victim)["vote_floor"] is None, 60, what="n3 caught up")
+    assert call(f"{victim.url}/kv/f2999?consistency=stale") == (200, value)
+
+
+def _raft_or_none(cluster, node) -> dict | None:
+    try:
+        return raft(cluster, node)
+    except (OSError, ValueError, KeyError):
+        return None

@@ -9,6 +9,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.link import Link
 from tests.support.nodeproc import NodeProcess, free_port
 from tests.support.poll import wait_until
 
@@ -26,6 +27,7 @@ class Cluster:
     root: Path
     nodes: dict[str, NodeProcess] = field(default_factory=dict)
     secret: str = SECRET
+    links: dict[str, Link] = field(default_factory=dict)  # node id -> the link peers reach it by
 
     def add(self, node_id: str, extra: list[str] | None = None, secret: str | None = None,
             env: dict[str, str] | None = None) -> NodeProcess:  # fmt: skip
@@ -39,12 +41,25 @@ class Cluster:
         self.nodes[node_id] = node
         return node
 
-    def bootstrap(self, count: int, extra: list[str] | None = None) -> Cluster:
+    def bootstrap(
+        self,
+        count: int,
+        extra: list[str] | None = None,
+        linked: tuple[str, ...] = (),
+        per_node: dict[str, list[str]] | None = None,
+    ) -> Cluster:
+        """Start `count` nodes n1..nN together. The other nodes reach each node in `linked`
+        through a Link (see link.py) that the test can cut; `per_node` adds flags to one node."""
         ids = [f"n{i}" for i in range(1, count + 1)]
         ports = {node_id: free_port() for node_id in ids}
-        initial = ",".join(f"{i}=127.0.0.1:{ports[i]}" for i in ids)
+        self.links.update({node_id: Link(ports[node_id]) for node_id in linked})
         for node_id in ids:
-            node = self.add(node_id, ["--initial-cluster", initial, *(extra or [])])
+            seen = {
+                i: self.links[i].port if i in self.links and i != node_id else ports[i] for i in ids
+            }
+            initial = ",".join(f"{i}=127.0.0.1:{port}" for i, port in seen.items())
+            flags = [*(extra or []), *((per_node or {}).get(node_id, []))]
+            node = self.add(node_id, ["--initial-cluster", initial, *flags])
             node.peer_port = ports[node_id]
         for node in self.nodes.values():
             node.start()

@@ -3,7 +3,8 @@
 Peers dial one another (each direction is its own connection), so giving some nodes the link's
 port as another node's address makes their traffic to it pass through the link. `cut()` closes
 every connection through it and refuses new ones: those nodes can no longer reach the target,
-while the target still reaches them directly (a one-way partition).
+while the target still reaches them directly (a one-way partition). `limit(n)` lets n more bytes
+through towards the target and then cuts; `restore()` lets everything through again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Link:
     def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
         self.host, self.target_port, self.port = host, target_port, free_port()
         self._cut = False
+        self._budget: int | None = None  # bytes still allowed towards the target
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -29,6 +31,19 @@ class Link:
 
     def cut(self) -> None:
         asyncio.run_coroutine_threadsafe(self._close_all(), self._loop).result(10)
+
+    def limit(self, budget: int) -> None:
+        self._loop.call_soon_threadsafe(setattr, self, "_budget", budget)
+
+    def restore(self) -> None:
+        def reopen() -> None:
+            self._cut, self._budget = False, None
+
+        self._loop.call_soon_threadsafe(reopen)
+
+    @property
+    def is_cut(self) -> bool:
+        return self._cut
 
     def close(self) -> None:
         self.cut()
@@ -63,11 +78,23 @@ class Link:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+        await asyncio.gather(
+            self._pump(reader, up_writer, towards_target=True),
+            self._pump(up_reader, writer, towards_target=False),
+        )
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, towards_target: bool
+    ) -> None:
         try:
             while not self._cut and (data := await reader.read(65536)):
+                if towards_target and self._budget is not None:
+                    if len(data) >= self._budget:
+                        writer.write(data[: self._budget])
+                        await writer.drain()
+                        await self._close_all()
+                        return
+                    self._budget -= len(data)
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):

@@ -644,6 +644,9 @@ class RaftDriver:
             "snapshot_index": log.snap_index,
             "voters": sorted(log.config.voters),
             "learners": sorted(log.config.learners),
+            # A member that lost its data votes again once its log reaches this index (0: the
+            # index is learnt from the first leader it hears); None when it votes normally.
+            "vote_floor": core.vote_floor if core.withholding_votes else None,
         }
         if core.role is Role.LEADER:
             status["followers"] = {
