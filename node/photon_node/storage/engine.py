@@ -160,6 +160,10 @@ class Engine:
         self.db.write(batch, self.nosync)
         self.db.flush_wal(True)
 
+    def sync_wal(self) -> None:
+        """fsync the WAL: everything written so far is durable (releases the GIL)."""
+        self.db.flush_wal(True)
+
     def discard_generation(self, generation: int) -> None:
         prefix = bytes((generation,))
         batch = rd.WriteBatch(raw_mode=True)
