@@ -37,7 +37,7 @@ def test_a_leader_with_a_longer_timeout_does_not_serve_a_stale_read(cluster):
     try:
         link.cut()
         new = cluster.leader(exclude=("n1",), timeout=30)
-        put(new, "fact", b"new")
+        wait_until(lambda: _acknowledged(new, "fact", b"new"), 20, what="the new value written")
     finally:
         n1.signal(signal.SIGCONT)
     # Within a second or two of the pause: a lease from n1's own 5 s timeout would still hold.
@@ -59,6 +59,18 @@ def _get(node, key: str, timeout: float) -> tuple[int, bytes]:
             return error.code, error.read()
 
 
+def _acknowledged(node, key: str, value: bytes) -> bool:
+    """One PUT; False on a 503 (a leader change under way: the caller retries the same value)."""
+    try:
+        put(node, key, value)
+    except urllib.error.HTTPError as error:
+        with error:
+            if error.code != 503:
+                raise
+        return False
+    return True
+
+
 def _make_leader(cluster, target: str) -> None:
     def moved() -> bool:
         leader = cluster.leader()
@@ -67,8 +79,11 @@ def _make_leader(cluster, target: str) -> None:
         request = urllib.request.Request(
             f"{leader.url}/admin/transfer-leadership?to={target}", method="POST"
         )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except urllib.error.HTTPError as error:  # e.g. 409 while a transfer is under way
+            error.close()
         return False
 
     wait_until(moved, 30, interval=0.5, what=f"{target} leads")
