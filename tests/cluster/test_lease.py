@@ -43,20 +43,11 @@ def test_a_leader_with_a_longer_timeout_does_not_serve_a_stale_read(cluster):
     # Within a second or two of the pause: a lease from n1's own 5 s timeout would still hold.
     # n1 tries to confirm its leadership until its request deadline (10 s) or until it notices
     # it lost the quorum (up to two of its 5 s check-quorum windows), then answers 503.
-    status, body = _get(n1, "fact", timeout=30)
+    status, body = get(n1, "fact", timeout=30)
     assert (status, body) != (200, b"old"), "n1 served a stale read from an expired lease"
     # 503 (it could not confirm), or the new value if it learnt of the new leader meanwhile.
     assert status == 503 or (status, body) == (200, b"new"), (status, body)
     assert get(new, "fact") == (200, b"new")
-
-
-def _get(node, key: str, timeout: float) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"{node.url}/kv/{key}", timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read()
 
 
 def _acknowledged(node, key: str, value: bytes) -> bool:

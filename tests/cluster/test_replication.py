@@ -23,13 +23,13 @@ def put(node, key: str, value: bytes, timeout: float = 10.0) -> int:
         return json.loads(response.read())["revision"]
 
 
-def get(node, key: str, stale: bool = False) -> tuple[int, bytes]:
+def get(node, key: str, stale: bool = False, timeout: float = 10.0) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
 
     suffix = "?consistency=stale" if stale else ""
     try:
-        with urllib.request.urlopen(f"{node.url}/kv/{key}{suffix}", timeout=10) as response:
+        with urllib.request.urlopen(f"{node.url}/kv/{key}{suffix}", timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         with error:

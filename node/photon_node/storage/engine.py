@@ -158,7 +158,7 @@ class Engine:
         """Write and fsync the WAL. (write(sync=True) holds the GIL through the fsync in
         rocksdict, stalling the event loop; flush_wal(sync=True) releases it.)"""
         self.db.write(batch, self.nosync)
-        self.db.flush_wal(True)
+        self.sync_wal()
 
     def sync_wal(self) -> None:
         """fsync the WAL: everything written so far is durable (releases the GIL)."""

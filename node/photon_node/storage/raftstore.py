@@ -115,8 +115,9 @@ class RaftStore:
 
     def save(self, hard: HardState | None, entries: Sequence[Entry], sync: bool = True) -> None:
         """Store entries (overwriting from entries[0] on) and the hard state; fsync unless
-        `sync` is False (allowed when only the commit index moved: it is re-learnt from the
-        leader after a crash, as in etcd's MustSync)."""
+        `sync` is False. Unsynced is allowed when only the commit index moved (it is re-learnt
+        from the leader after a crash, as in etcd's MustSync) or when the caller fsyncs the WAL
+        itself before relying on it (the Raft driver, with `Engine.sync_wal` off the loop)."""
         batch = rd.WriteBatch(raw_mode=True)
         handle = self.engine.raft_handle
         if entries:

@@ -425,12 +425,10 @@ class RaftDriver:
             self._apply(committed[:split])
             self._release_reads()
         late = committed[split:]
-        if rd.entries or late or (rd.hard_state and self._vote_changes(rd.hard_state)):
-            await self._persist(rd)
-            if late:
-                self._apply(late)  # on disk now
-        elif rd.hard_state is not None:  # only the commit index moved: no fsync (see save)
-            self.store.save(rd.hard_state, [], sync=False)
+        if rd.entries or rd.hard_state is not None:
+            await self._persist(rd)  # no fsync when only the commit index moved (see save)
+        if late:
+            self._apply(late)  # on disk now
         for message in rd.messages:
             if message.type not in _LEADER_MESSAGES:
                 self._send(message)  # after the fsync of what they report
@@ -459,8 +457,7 @@ class RaftDriver:
         began = time.perf_counter()
         hard = rd.hard_state
         must_sync = bool(rd.entries) or (hard is not None and self._vote_changes(hard))
-        if rd.entries or hard is not None:
-            self.store.save(hard, rd.entries, sync=False)
+        self.store.save(hard, rd.entries, sync=False)
         if must_sync:
             await self._storage_run(self.engine.sync_wal)
             self.metrics.raft_persist_seconds.observe(time.perf_counter() - began)
