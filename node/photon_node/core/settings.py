@@ -258,6 +258,13 @@ OPTIONS: tuple[Option, ...] = (
         "Most proposals appended to the log per Ready, hence made durable by one fsync.",
     ),
     Option(
+        "raft_rounds_in_flight",
+        _int_range(0, 1024),
+        1,
+        "Replication rounds the leader keeps uncommitted at once; proposals arriving meanwhile "
+        "wait and go out together as the next round. 0: no bound (a round per Ready).",
+    ),
+    Option(
         "shutdown_timeout",
         _float_range(0.1, 600),
         20.0,
@@ -312,6 +319,7 @@ class Settings:
     max_value_bytes: int
     max_scan_limit: int
     group_commit_max_ops: int
+    raft_rounds_in_flight: int
     shutdown_timeout: float
     read_mode: str
     cpu_scheduling: str

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from photon_node.cluster.raft import codec
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
+from photon_node.cluster.raft.rounds import RoundGate
 from photon_node.cluster.raft.worker import StorageWorker
 from photon_node.cluster.transport import FrameType, PeerTransport
 from photon_node.core.commands import CodecError, Command, Result, encode, unwrap, wrap
@@ -89,8 +90,10 @@ class RaftDriver:
         compact_keep: int = 2000,
         request_timeout: float = 10.0,
         max_batch: int = 1024,
+        rounds_in_flight: int = 1,
     ) -> None:
         self.max_batch = max_batch  # proposals appended per Ready: entries per fsync
+        self._rounds = RoundGate(rounds_in_flight)  # see rounds.py
         self.request_timeout = request_timeout
         self.id = node_id
         self.engine = engine
@@ -327,6 +330,7 @@ class RaftDriver:
                 core = self._core()
                 while core.has_ready():
                     await self._handle_ready()
+                    self._admit(core)  # a round committed: the next may start
         except asyncio.CancelledError:
             raise
         except BaseException as error:
@@ -341,8 +345,12 @@ class RaftDriver:
         ticks, self._ticks = self._ticks, 0
         for _ in range(min(ticks, 5)):
             core.tick()
+        rounds = self._rounds
         while self._inbox:
             message = self._inbox.popleft()
+            if message.type is MsgType.PROPOSE and rounds.enabled:
+                rounds.held.append(message)  # admitted below, or once a round commits
+                continue
             if message.type is MsgType.SNAPSHOT:
                 assert message.snapshot is not None
                 staged = self._staged is not None and self._staged[0] == message.snapshot.index
@@ -353,10 +361,7 @@ class RaftDriver:
                     self._staged = None  # the core did not take it: discard the staged data
                 continue
             core.step(message)
-        if self._proposals:
-            self._forward(core)
-        if self._proposals:
-            self._wake.set()  # the rest go into the next Ready
+        self._admit(core)
         if self._read_waiters:
             core.now = time.monotonic()  # the lease is judged at the time of the read
             waiters, self._read_waiters = self._read_waiters, []
@@ -369,6 +374,21 @@ class RaftDriver:
                 for future in waiters:
                     if not future.done():
                         future.set_exception(NotLeaderError(error.leader))
+
+    def _admit(self, core: RaftCore) -> None:
+        """Append the proposals waiting here and in held PROPOSE messages as one round, unless
+        this node leads and enough rounds are still uncommitted (see rounds.py)."""
+        rounds, log = self._rounds, core.log
+        leading = core.role is Role.LEADER
+        if rounds.closed(leading, log.committed):
+            return
+        for message in rounds.release():
+            core.step(message)
+        if self._proposals:
+            self._forward(core)
+        if self._proposals:
+            self._wake.set()  # the rest go into the next Ready
+        rounds.started(leading, log.last_index, log.committed)
 
     def _forward(self, core: RaftCore) -> None:
         """Up to max_batch queued proposals go to the leader as one message (appended at once
@@ -634,6 +654,10 @@ class RaftDriver:
             # A member that lost its data votes again once its log reaches this index (0: the
             # index is learnt from the first leader it hears); None when it votes normally.
             "vote_floor": core.vote_floor if core.withholding_votes else None,
+            # Proposals on this node not yet in its log: waiting for a round to commit (on the
+            # leader, see rounds.py) or for the next Ready.
+            "waiting_proposals": len(self._proposals) + self._rounds.held_entries,
+            "rounds_in_flight": self._rounds.in_flight(log.committed),
         }
         if core.role is Role.LEADER:
             status["followers"] = {
