@@ -189,10 +189,14 @@ def test_a_member_that_lost_its_data_keeps_its_vote_floor_across_a_restart(clust
     link.limit(1_500_000)
     victim.start()
     wait_until(lambda: link.is_cut, 60, what="the first 1.5 MB reached n3")
-    wait_until(lambda: _raft_or_none(cluster, victim), 30, what="n3 answers")
+    # The append that got through is persisted and then applied: wait for it to be applied.
+    applied = lambda: (_raft_or_none(cluster, victim) or {}).get("applied_index", 0) > 0  # noqa: E731
+    wait_until(applied, 30, what="n3 applied what reached it")
     before = raft(cluster, victim)
     floor = before["vote_floor"]
-    assert floor is not None and floor >= 3000, before
+    # The floor is the commit index the leader first told it: min(its match before the wipe,
+    # the commit index) in a heartbeat, the commit index in an append; either is far ahead.
+    assert floor is not None and floor >= 2000, before
     assert 0 < before["applied_index"] <= before["last_index"] < floor, before
 
     victim.kill9()
@@ -204,7 +208,9 @@ def test_a_member_that_lost_its_data_keeps_its_vote_floor_across_a_restart(clust
 
     link.restore()
     wait_until(lambda: raft(cluster, victim)["vote_floor"] is None, 60, what="n3 caught up")
-    assert call(f"{victim.url}/kv/f2999?consistency=stale") == (200, value)
+    # The floor clears when the log reaches it; the stale read waits for the entry's apply.
+    stale = lambda: call(f"{victim.url}/kv/f2999?consistency=stale") == (200, value)  # noqa: E731
+    wait_until(stale, 30, what="n3 applied the last write")
 
 
 def _raft_or_none(cluster, node) -> dict | None:
