@@ -50,9 +50,15 @@ def test_scale_out_to_five(cluster: Cluster, writer: Writer) -> None:
         cluster.ns.run("scale", f"photon/{cluster.name}", "--replicas=5")
         assert cluster.obj()["spec"]["data"]["replicas"] == 5
         status = cluster.wait_running(5, timeout=240)
-    view = cluster.raft_view()
-    assert sorted(view["raft"]["voters"]) == [cluster.pod_name(i) for i in range(5)], view["raft"]
-    assert view["raft"]["learners"] == []
+    # The leader promotes each new learner once it has caught up, one change at a time: the
+    # last promotion may commit just after the pods are all Running.
+    expected = [cluster.pod_name(i) for i in range(5)]
+
+    def five_voters() -> bool:
+        raft = cluster.raft_view()["raft"]
+        return sorted(raft["voters"]) == expected and raft["learners"] == []
+
+    wait_until(five_voters, 60, what="five voters", diagnose=lambda: str(cluster.raft_view()))
     assert "Scaling" in monitor.phases(), monitor.phases()
     seen = monitor.first(lambda s: (s.operation or {}).get("type") == "ScaleOut")
     assert seen is not None, "status.operation never showed the scale-out"
