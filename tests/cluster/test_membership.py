@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from tests.support.cluster import get_json
+from tests.support.cluster import get_json, metric
 from tests.support.poll import wait_until
 
 pytestmark = pytest.mark.process
@@ -100,11 +100,8 @@ def test_wrong_secret_cannot_join(cluster):
     leader = cluster.leader()
 
     def rejected() -> bool:
-        text = urllib.request.urlopen(leader.url + "/_metrics", timeout=5).read().decode()
-        for line in text.splitlines():
-            if line.startswith('photon_gossip_frames_rejected_total{reason="bad_mac"}'):
-                return float(line.split()[-1]) > 0
-        return False
+        count = metric(leader.url, 'photon_gossip_frames_rejected_total{reason="bad_mac"}')
+        return (count or 0) > 0
 
     wait_until(rejected, 30, what="forged gossip counted")
     assert "evil" not in cluster.status(leader)["members"]

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.cluster.test_replication import get, put
+from tests.support.cluster import metric
 from tests.support.poll import wait_until
 
 pytestmark = pytest.mark.process
@@ -16,14 +17,9 @@ WRITES = 20
 
 def _rounds_persisted(node) -> float:
     """Appends the node made durable with entries in them (one per round on a leader)."""
-    import urllib.request
-
-    with urllib.request.urlopen(f"{node.url}/_metrics", timeout=10) as response:
-        text = response.read().decode()
-    for line in text.splitlines():
-        if line.startswith("photon_commit_batch_size_count "):
-            return float(line.split()[1])
-    raise AssertionError("photon_commit_batch_size_count is not exported")
+    count = metric(node.url, "photon_commit_batch_size_count")
+    assert count is not None, "photon_commit_batch_size_count is not exported"
+    return count
 
 
 @pytest.mark.parametrize("limit", [1, 0])

@@ -22,6 +22,17 @@ def get_json(url: str, timeout: float = 3.0) -> dict:
         return json.loads(response.read())
 
 
+def metric(url: str, series: str, timeout: float = 5.0) -> float | None:
+    """The value of one series (name with its labels, as exported) in a node's /_metrics, or
+    None when it is not exported."""
+    with urllib.request.urlopen(f"{url}/_metrics", timeout=timeout) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None
+
+
 @dataclass
 class Cluster:
     root: Path

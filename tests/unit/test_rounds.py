@@ -11,21 +11,15 @@ def _propose(count: int) -> Message:
 
 def test_one_round_in_flight_closes_until_it_commits():
     gate = RoundGate(1)
+    gate.started(True, last_index=10, committed=10)  # the log did not grow: no round
     assert not gate.closed(True, committed=10)
     gate.started(True, last_index=13, committed=10)  # entries 11..13: one round
+    gate.started(True, last_index=13, committed=10)  # nothing new since: still one
+    assert gate.in_flight(10) == 1
     assert gate.closed(True, committed=10) and gate.closed(True, committed=12)
     assert gate.in_flight(12) == 1
     assert not gate.closed(True, committed=13)
     assert gate.in_flight(13) == 0
-
-
-def test_a_log_that_did_not_grow_starts_no_round():
-    gate = RoundGate(1)
-    gate.started(True, last_index=10, committed=10)
-    assert not gate.closed(True, committed=10)
-    gate.started(True, last_index=12, committed=10)
-    gate.started(True, last_index=12, committed=10)  # nothing new since
-    assert gate.in_flight(10) == 1
 
 
 def test_two_rounds_in_flight():
