@@ -24,6 +24,7 @@ TARGETS="${BENCH_TARGETS:-etcd,photon}"
 NULL_CEILING="${BENCH_NULL:-1}"
 NULL_SERVER="${BENCH_NULL_SERVER:-process}"
 OUT="${BENCH_OUT:-}"
+REPEAT="${BENCH_REPEAT:-1}"
 READY_TIMEOUT="${BENCH_READY_TIMEOUT:-60}"
 ETCD_SCHED="${BENCH_ETCD_SCHED:-default}"
 STOP_TIMEOUT=20
@@ -33,7 +34,9 @@ usage() {
     cat <<EOF
 usage: $0 [options] [-- extra loadgen.py options]
 
-  --concurrency LIST   comma-separated levels, one run each   [BENCH_CONCURRENCY=$CONCURRENCY]
+  --concurrency LIST   comma-separated levels                  [BENCH_CONCURRENCY=$CONCURRENCY]
+  --repeat N           rounds per level, etcd and PhotonDB alternating; the table shows
+                       medians and each round's ratio          [BENCH_REPEAT=$REPEAT]
   --duration SECONDS   measured seconds per phase              [BENCH_DURATION=$DURATION]
   --warmup SECONDS     unmeasured seconds before each phase    [BENCH_WARMUP=$WARMUP]
   --keys N             keyspace size                           [BENCH_KEYS=$KEYS]
@@ -58,6 +61,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --concurrency) CONCURRENCY="$2"; shift 2 ;;
         --duration) DURATION="$2"; shift 2 ;;
+        --repeat) REPEAT="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
         --keys) KEYS="$2"; shift 2 ;;
         --value-size) VALUE_SIZE="$2"; shift 2 ;;
@@ -75,6 +79,10 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ "$ETCD_SCHED" != default && "$ETCD_SCHED" != batch ]]; then
     echo "--etcd-sched must be default or batch" >&2
+    exit 2
+fi
+if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]]; then
+    echo "--repeat must be a positive integer" >&2
     exit 2
 fi
 if [[ "$NODES" != 1 && "$NODES" != 3 ]]; then
@@ -301,24 +309,28 @@ for c in "${LEVELS[@]}"; do
     if [[ "$NULL_CEILING" == 1 ]]; then
         loadgen null "$c" "$WORK/results/null-c$c.json"
     fi
-    if [[ ",$TARGETS," == *,etcd,* ]]; then
-        start_etcd "c$c"
-        loadgen etcd "$c" "$WORK/results/etcd-c$c.json" "$ENDPOINTS"
-        stop_all
-        rm -rf "$WORK"/etcd-*
-    fi
-    if [[ ",$TARGETS," == *,photon,* ]]; then
-        if start_photon "c$c"; then
-            loadgen photon "$c" "$WORK/results/photon-c$c.json" "$ENDPOINTS"
+    # Rounds alternate the two targets, so a slow spell of the host falls on both alike.
+    for (( r = 1; r <= REPEAT; r++ )); do
+        if [[ ",$TARGETS," == *,etcd,* ]]; then
+            start_etcd "c$c-r$r"
+            loadgen etcd "$c" "$WORK/results/etcd-c$c-r$r.json" "$ENDPOINTS"
+            stop_all
+            rm -rf "$WORK"/etcd-*
         fi
-        stop_all
-        rm -rf "$WORK"/photon-*
-    fi
+        if [[ ",$TARGETS," == *,photon,* ]]; then
+            if start_photon "c$c-r$r"; then
+                loadgen photon "$c" "$WORK/results/photon-c$c-r$r.json" "$ENDPOINTS"
+            fi
+            stop_all
+            rm -rf "$WORK"/photon-*
+        fi
+    done
 done
 
 echo
 echo "PhotonDB vs etcd: $NODES node(s) each, ${VALUE_SIZE} B values, ${KEYS} keys," \
-    "${DURATION}s per phase after ${WARMUP}s warm-up, all on loopback on $(nproc) cores"
+    "${DURATION}s per phase after ${WARMUP}s warm-up, ${REPEAT} round(s), all on loopback on" \
+    "$(nproc) cores"
 "$PYTHON" "$HERE/report.py" "$WORK"/results/*.json
 if (( FAILURES > 0 )); then
     log "$FAILURES load run(s) failed; the server logs are kept with --out DIR"

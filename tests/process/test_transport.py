@@ -1,6 +1,7 @@
 """The authenticated peer transport on real loopback sockets."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -21,6 +22,22 @@ def make(node_id: str, port: int, peers: dict[str, str], secret=SECRET, got=None
         on_frame=lambda peer, kind, body: got.append((peer, kind, body)) if got is not None else 0,
         on_reject=lambda reason: rejects.append(reason) if rejects is not None else 0,
     )
+
+
+@contextlib.asynccontextmanager
+async def pair(a_secret=SECRET, got=None, rejects=None):
+    """Transports a and b, started on free loopback ports; b records what it receives."""
+    pa, pb = free_port(), free_port()
+    peers = {"a": f"127.0.0.1:{pa}", "b": f"127.0.0.1:{pb}"}
+    a = make("a", pa, peers, secret=a_secret)
+    b = make("b", pb, peers, got=got, rejects=rejects)
+    await a.start("127.0.0.1", pa)
+    await b.start("127.0.0.1", pb)
+    try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
 
 
 async def test_frames_flow_and_a_closed_peer_is_noticed_without_traffic():
@@ -48,22 +65,51 @@ async def test_frames_flow_and_a_closed_peer_is_noticed_without_traffic():
 
 
 async def test_wrong_secret_is_refused_and_counted():
-    pa, pb = free_port(), free_port()
-    peers = {"a": f"127.0.0.1:{pa}", "b": f"127.0.0.1:{pb}"}
     got: list = []
     rejects: list = []
-    a = make("a", pa, peers, secret=b"another-secret-another-secret-xx")
-    b = make("b", pb, peers, got=got, rejects=rejects)
-    await a.start("127.0.0.1", pa)
-    await b.start("127.0.0.1", pb)
-    try:
+    async with pair(b"another-secret-another-secret-xx", got, rejects) as (a, _):
         a.send("b", FrameType.RAFT, b"forged")
         await await_until(lambda: _true("bad_mac" in rejects), 10, what="hello refused")
         assert got == []
         assert not a.connected("b")
-    finally:
-        await a.stop()
-        await b.stop()
+
+
+async def test_frames_of_every_size_arrive_whole_and_in_order():
+    """Frames are parsed as bytes arrive: many small ones per read, large ones over many reads."""
+    got: list = []
+    sizes = [0, 1, 3, 100, 70_000, 3 << 20, 5, *range(0, 4000, 7), 1 << 20, 2]
+    bodies = [bytes([n % 251]) * n for n in sizes]
+    async with pair(got=got) as (a, _):
+        assert a.send("b", FrameType.RAFT, b"first")
+        await await_until(lambda: _true(got), 10, what="connected")
+        for body in bodies:
+            assert a.send("b", FrameType.RAFT, body)
+        await await_until(lambda: _true(len(got) == 1 + len(bodies)), 20, what="every frame")
+        assert [body for _, _, body in got[1:]] == bodies
+        assert a.connected("b")
+
+
+async def test_a_forged_frame_on_an_open_stream_closes_it_and_is_counted():
+    """A frame whose signature does not verify (here: the sender's session key is wrong) is
+    not delivered; the receiver counts it and drops the connection; a new hello recovers."""
+    got: list = []
+    rejects: list = []
+    async with pair(got=got, rejects=rejects) as (a, _):
+        assert a.send("b", FrameType.RAFT, b"signed")
+        await await_until(lambda: _true(got), 10, what="first frame")
+        session = a._out["b"]._session_keys
+        session._send_key = bytes(32)  # every frame on this stream now carries a wrong MAC
+        assert a.send("b", FrameType.RAFT, b"forged")
+        await await_until(lambda: _true("bad_mac" in rejects), 10, what="forged frame refused")
+        assert [body for _, _, body in got] == [b"signed"]
+        await await_until(
+            lambda: _true(a._out["b"]._session_keys not in (None, session)),
+            10,
+            what="a new session after the drop",
+        )
+        assert a.send("b", FrameType.RAFT, b"after")
+        await await_until(lambda: _true(len(got) == 2), 10, what="frame on the new stream")
+        assert got[-1][2] == b"after"
 
 
 async def _true(value) -> bool:

@@ -71,32 +71,61 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(size)
 
 
-async def _frames(reader: asyncio.StreamReader):
-    """Frames from a stream, read in large chunks (a burst of small frames costs one read);
-    ends at EOF, raises IncompleteReadError if the stream ends inside a frame."""
-    buffer = b""
-    while True:
-        chunk = await reader.read(1 << 18)
-        if not chunk:
-            if buffer:
-                raise asyncio.IncompleteReadError(buffer, None)
+class _Inbound(asyncio.Protocol):
+    """An accepted peer connection after its hello: frames are opened and handed to `on_frame`
+    from `data_received` itself, in the loop turn that read them (no reader task to wake)."""
+
+    def __init__(
+        self, owner: PeerTransport, peer: str, session: StreamSession, socket: asyncio.BaseTransport
+    ) -> None:
+        self._owner, self._peer, self._session, self._socket = owner, peer, session, socket
+        self._chunks: list[bytes] = []  # the unparsed tail of the stream
+        self._have = 0  # bytes in _chunks
+        self._need = 0  # bytes _chunks must reach before a frame can be parsed again
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if self._need:  # a partial frame waits: gather without copying until it is complete
+            self._chunks.append(data)
+            self._have += len(data)
+            if self._have < self._need:
+                return
+            data, self._chunks, self._have = b"".join(self._chunks), [], 0
+        offset, head, on_frame = 0, _LEN.size, self._owner.on_frame
+        try:
+            while True:
+                if len(data) - offset < head:
+                    self._need = head
+                    break
+                (size,) = _LEN.unpack_from(data, offset)
+                if size > MAX_FRAME:
+                    raise AuthError("malformed", f"frame of {size} bytes exceeds the limit")
+                end = offset + head + size
+                if end > len(data):
+                    self._need = head + size
+                    break
+                payload = self._session.open(data[offset + head : end])
+                if not payload:
+                    raise AuthError("malformed", "empty frame")
+                offset = end
+                on_frame(self._peer, payload[0], payload[1:])
+        except AuthError as error:
+            self._owner.on_reject(error.reason)
+            logger.warning("rejected peer connection from %s: %s", self._peer, error)
+            self._socket.close()
             return
-        buffer = buffer + chunk if buffer else chunk
-        offset = 0
-        while len(buffer) - offset >= _LEN.size:
-            (size,) = _LEN.unpack_from(buffer, offset)
-            if size > MAX_FRAME:
-                raise AuthError("malformed", f"frame of {size} bytes exceeds the limit")
-            end = offset + _LEN.size + size
-            if end > len(buffer):
-                if size > 1 << 16:  # a big frame (a snapshot chunk): read the rest at once
-                    rest = await reader.readexactly(end - len(buffer))
-                    yield buffer[offset + _LEN.size :] + rest
-                    offset = len(buffer)
-                break
-            yield buffer[offset + _LEN.size : end]
-            offset = end
-        buffer = buffer[offset:]
+        if offset == len(data):
+            self._need = 0
+        else:
+            rest = data[offset:]
+            self._chunks, self._have = [rest], len(rest)
+
+    def eof_received(self) -> bool:
+        return False  # close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 def _write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
@@ -145,7 +174,7 @@ class _Outbound:
     def _flush(self) -> None:
         self._scheduled = False
         writer, session = self._writer, self._session_keys
-        if writer is None or session is None or self._draining:
+        if writer is None or session is None or self._draining or not self.pending:
             return
         pending, self.pending, self.pending_bytes = self.pending, [], 0
         parts: list[bytes] = []
@@ -287,6 +316,12 @@ class PeerTransport:
         out = self._out.get(peer) or self._out.setdefault(peer, _Outbound(self, peer))
         return out.send(kind, body)
 
+    def flush(self) -> None:
+        """Write the frames sent so far now rather than at the end of this loop turn."""
+        for out in self._out.values():
+            if out._scheduled:
+                out._flush()
+
     async def send_waiting(self, peer: str, kind: int, body: bytes) -> None:
         """Queue a frame, waiting for space (snapshot streams)."""
         if self.secret is None:
@@ -313,11 +348,11 @@ class PeerTransport:
             session, peer = await asyncio.wait_for(
                 self._answer_hello(reader, writer), HELLO_TIMEOUT
             )
-            async for frame in _frames(reader):
-                payload = session.open(frame)
-                if not payload:
-                    raise AuthError("malformed", "empty frame")
-                self.on_frame(peer, payload[0], payload[1:])
+            # From here on frames are read by _Inbound.data_received in the turn that reads
+            # them. The dialer waits for our answer before sending, so nothing is buffered.
+            inbound = _Inbound(self, peer, session, writer.transport)
+            writer.transport.set_protocol(inbound)
+            await inbound.closed
         except AuthError as error:
             self.on_reject(error.reason)
             logger.warning("rejected peer connection from %s: %s", peer, error)

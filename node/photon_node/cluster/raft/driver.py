@@ -432,6 +432,7 @@ class RaftDriver:
         early = [m for m in rd.messages if m.type in _LEADER_MESSAGES]
         for message in early:
             self._send(message)
+        self._flush()  # now, not after the apply and the save below
         for context, index in rd.reads:
             self._reads_ready.append((index, self._reads_inflight.pop(context, [])))
         # Committed entries already on this node's disk are applied (and their callers and
@@ -444,14 +445,15 @@ class RaftDriver:
         if split:
             self._apply(committed[:split])
             self._release_reads()
-        late = committed[split:]
         if rd.entries or rd.hard_state is not None:
             await self._persist(rd)  # no fsync when only the commit index moved (see save)
+        late = committed[split:]
         if late:
             self._apply(late)  # on disk now
         for message in rd.messages:
             if message.type not in _LEADER_MESSAGES:
                 self._send(message)  # after the fsync of what they report
+        self._flush()
         core.advance(rd)
         self._release_reads()
         self._observe(core)
@@ -510,6 +512,12 @@ class RaftDriver:
                     future.set_result(None)
                 else:
                     future.set_exception(Unavailable("leadership changed; change not applied"))
+
+    def _flush(self) -> None:
+        """Write the frames sent so far at once: a round's appends and acknowledgements are
+        its critical path, and the end of this loop turn can be a whole apply away."""
+        if self.transport is not None:
+            self.transport.flush()
 
     def _send(self, message: Message) -> None:
         transport = self.transport
