@@ -16,25 +16,23 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from photon_node.cluster.raft import codec
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
 from photon_node.cluster.raft.rounds import RoundGate
+from photon_node.cluster.raft.streams import SnapshotStreams
 from photon_node.cluster.raft.worker import StorageWorker
 from photon_node.cluster.transport import FrameType, PeerTransport
 from photon_node.core.commands import CodecError, Command, Result, encode, unwrap, wrap
 from photon_node.core.errors import Unavailable
 from photon_node.core.metrics import NodeMetrics
 from photon_node.core.rafttypes import Config, Message, MsgType, SnapshotMeta
-from photon_node.storage import snapshots
 from photon_node.storage.engine import Engine
 from photon_node.storage.raftstore import RaftStore
 
 logger = logging.getLogger(__name__)
 
 _U64 = struct.Struct(">Q")
-SNAPSHOT_TIMEOUT = 600.0
 _LEADER_MESSAGES = frozenset({MsgType.APPEND, MsgType.HEARTBEAT})
 
 
@@ -50,15 +48,6 @@ class NotLeaderError(Unavailable):
 
 class OutcomeUnknown(Unavailable):
     code = "outcome_unknown"
-
-
-@dataclass
-class _Incoming:
-    message: Message
-    revision: int
-    staged: bool
-    queue: asyncio.Queue
-    task: asyncio.Task | None = None
 
 
 async def _within(future: asyncio.Future, timeout: float):
@@ -114,13 +103,18 @@ class RaftDriver:
         self._read_waiters: list[asyncio.Future] = []
         self._reads_inflight: dict[bytes, list[asyncio.Future]] = {}
         self._reads_ready: list[tuple[int, list[asyncio.Future]]] = []
-        self._incoming: dict[str, _Incoming] = {}
         self._staged: tuple[int, int] | None = None  # (snapshot index, revision) ready to install
         self._ticks = 0
         self._read_seq = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._senders: set[asyncio.Task] = set()
+        self._streams = SnapshotStreams(
+            engine,
+            transport=lambda: self.transport,
+            accepts=lambda message: self._core().accepts_snapshot(message),
+            deliver=self._snapshot_arrived,
+            report=self._snapshot_sent,
+        )
         self._was_leader = False
         self._known_leader = ""
         self._synced_vote: tuple[int, str, int | None] = (-1, "", None)
@@ -161,12 +155,9 @@ class RaftDriver:
     async def close(self) -> None:
         self._stopping = True
         self._wake.set()
-        for task in [*self._tasks, *self._senders]:
+        for task in self._tasks:
             task.cancel()
-        for incoming in self._incoming.values():
-            if incoming.task:
-                incoming.task.cancel()
-        await asyncio.gather(*self._tasks, *self._senders, return_exceptions=True)
+        await asyncio.gather(*self._tasks, self._streams.close(), return_exceptions=True)
         if self._storage is not None:
             await self._storage.close()  # a write it is doing completes before the engine closes
         self._fail_all(Unavailable("the node is shutting down"))
@@ -278,47 +269,19 @@ class RaftDriver:
                 logger.warning("dropped malformed raft message from %s: %s", peer, error)
                 return
             self._wake.set()
-        elif kind == FrameType.SNAP_BEGIN:
-            self._snapshot_begin(peer, body)
-        elif kind in (FrameType.SNAP_CHUNK, FrameType.SNAP_END):
-            incoming = self._incoming.get(peer)
-            if incoming is not None:
-                incoming.queue.put_nowait((kind, body))
+        elif kind in (FrameType.SNAP_BEGIN, FrameType.SNAP_CHUNK, FrameType.SNAP_END):
+            self._streams.on_frame(peer, kind, body)
 
-    def _snapshot_begin(self, peer: str, body: bytes) -> None:
-        old = self._incoming.pop(peer, None)
-        if old and old.task:
-            old.task.cancel()
-        try:
-            (revision,) = _U64.unpack_from(body)
-            message = codec.decode(body[_U64.size :])
-        except (struct.error, codec.CodecError):
-            return
-        core = self._core()
-        incoming = _Incoming(message, revision, core.accepts_snapshot(message), asyncio.Queue())
-        incoming.task = asyncio.create_task(self._receive_snapshot(peer, incoming))
-        self._incoming[peer] = incoming
-
-    async def _receive_snapshot(self, peer: str, incoming: _Incoming) -> None:
-        if incoming.staged:
-            await asyncio.to_thread(snapshots.stage_begin, self.engine)
-        while True:
-            kind, body = await incoming.queue.get()
-            if kind == FrameType.SNAP_END:
-                break
-            if incoming.staged:
-                await asyncio.to_thread(snapshots.stage_chunk, self.engine, body)
-        if self._incoming.get(peer) is incoming:
-            del self._incoming[peer]
-        snap = incoming.message.snapshot
-        assert snap is not None
-        core = self._core()
-        if core.accepts_snapshot(incoming.message) and not incoming.staged:
-            return  # it became installable mid-stream without data; the leader will resend
-        if incoming.staged:
-            self._staged = (snap.index, incoming.revision)
-        self._inbox.append(incoming.message)
+    def _snapshot_arrived(self, message: Message, staged: tuple[int, int] | None) -> None:
+        if staged is not None:
+            self._staged = staged
+        self._inbox.append(message)
         self._wake.set()
+
+    def _snapshot_sent(self, peer: str, ok: bool) -> None:
+        if self.core is not None:
+            self.core.report_snapshot(peer, ok)
+            self._wake.set()
 
     # -- the loop ------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -524,36 +487,9 @@ class RaftDriver:
         if transport is None:
             return
         if message.type is MsgType.SNAPSHOT:
-            task = asyncio.create_task(self._send_snapshot(message))
-            self._senders.add(task)
-            task.add_done_callback(self._senders.discard)
+            self._streams.send(message)  # streamed beside the loop (see streams.py)
             return
         transport.send(message.dst, FrameType.RAFT, codec.encode(message))
-
-    async def _send_snapshot(self, message: Message) -> None:
-        reader = snapshots.SnapshotReader(self.engine)  # now, before anything else is applied
-        assert message.snapshot is not None and reader.index == message.snapshot.index
-        transport = self.transport
-        assert transport is not None
-        peer = message.dst
-        ok = False
-        try:
-            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
-                head = _U64.pack(reader.revision) + codec.encode(message)
-                await transport.send_waiting(peer, FrameType.SNAP_BEGIN, head)
-                chunks = reader.chunks()
-                while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-                    await transport.send_waiting(peer, FrameType.SNAP_CHUNK, chunk)
-                await transport.send_waiting(peer, FrameType.SNAP_END, b"")
-                ok = True
-                logger.info("sent snapshot at index %d to %s", reader.index, peer)
-        except (TimeoutError, ConnectionError, OSError) as error:
-            logger.warning("snapshot to %s failed: %s", peer, error)
-        finally:
-            reader.close()
-            if self.core is not None:
-                self.core.report_snapshot(peer, ok)
-                self._wake.set()
 
     def _release_reads(self) -> None:
         keep = []
