@@ -171,6 +171,11 @@ class _Outbound:
             await self._space.wait()
         self.send(kind, body)
 
+    def flush(self) -> None:
+        """Write what `send` queued in this turn now instead of at its end."""
+        if self._scheduled:
+            self._flush()
+
     def _flush(self) -> None:
         self._scheduled = False
         writer, session = self._writer, self._session_keys
@@ -319,8 +324,7 @@ class PeerTransport:
     def flush(self) -> None:
         """Write the frames sent so far now rather than at the end of this loop turn."""
         for out in self._out.values():
-            if out._scheduled:
-                out._flush()
+            out.flush()
 
     async def send_waiting(self, peer: str, kind: int, body: bytes) -> None:
         """Queue a frame, waiting for space (snapshot streams)."""

@@ -408,9 +408,9 @@ class RaftDriver:
         if split:
             self._apply(committed[:split])
             self._release_reads()
+        late = committed[split:]
         if rd.entries or rd.hard_state is not None:
             await self._persist(rd)  # no fsync when only the commit index moved (see save)
-        late = committed[split:]
         if late:
             self._apply(late)  # on disk now
         for message in rd.messages:
