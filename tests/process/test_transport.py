@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 
 import pytest
+import uvloop
 
 from photon_node.cluster.transport import FrameType, Identity, PeerTransport
 from tests.support.nodeproc import free_port
@@ -110,6 +111,33 @@ async def test_a_forged_frame_on_an_open_stream_closes_it_and_is_counted():
         assert a.send("b", FrameType.RAFT, b"after")
         await await_until(lambda: _true(len(got) == 2), 10, what="frame on the new stream")
         assert got[-1][2] == b"after"
+
+
+def test_sending_to_a_connection_closed_under_it_drops_quietly_and_redials():
+    """Between the socket closing and the connection task noticing, a flush from the sender's
+    turn (the Raft loop's) must neither raise nor write; the frames are dropped as in flight.
+    On uvloop, photon-node's loop, which raises on a write to a closed transport (asyncio's own
+    loop only counts such writes)."""
+    uvloop.run(_send_to_a_connection_closed_under_it())
+
+
+async def _send_to_a_connection_closed_under_it():
+    got: list = []
+    async with pair(got=got) as (a, _):
+        assert a.send("b", FrameType.RAFT, b"first")
+        await await_until(lambda: _true(got), 10, what="connected")
+        out = a._out["b"]
+        closing = out._writer
+        closing.transport.abort()  # as when the peer dies: closed before the task wakes
+        await asyncio.sleep(0)
+        assert out._writer is closing and closing.transport.is_closing()
+        assert a.send("b", FrameType.RAFT, b"lost")
+        a.flush()  # raised RuntimeError from the closed transport before the fix
+        assert out.pending == []
+        await await_until(lambda: _true(out._writer not in (None, closing)), 10, what="redial")
+        assert a.send("b", FrameType.RAFT, b"after")
+        await await_until(lambda: _true(len(got) == 2), 10, what="frame after redial")
+        assert [body for _, _, body in got] == [b"first", b"after"]
 
 
 async def _true(value) -> bool:

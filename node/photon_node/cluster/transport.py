@@ -181,6 +181,12 @@ class _Outbound:
         writer, session = self._writer, self._session_keys
         if writer is None or session is None or self._draining or not self.pending:
             return
+        if writer.transport.is_closing():
+            # The connection is gone but its task has not seen it yet (it will, and redial):
+            # what waits is lost with it, as when the connection drops with frames in flight.
+            # Writing would raise into the caller, which is the Raft loop.
+            self._drop_queued()
+            return
         pending, self.pending, self.pending_bytes = self.pending, [], 0
         parts: list[bytes] = []
         for kind, body in pending:
