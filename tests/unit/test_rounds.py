@@ -1,5 +1,7 @@
 """RoundGate (raft/rounds.py): when a leader lets new proposals into its log."""
 
+import pytest
+
 from photon_node.cluster.raft.rounds import RoundGate
 from photon_node.core.rafttypes import Entry, EntryKind, Message, MsgType
 
@@ -50,3 +52,38 @@ def test_a_node_that_stops_leading_forgets_its_rounds_and_releases_what_it_held(
     released = gate.release()
     assert [len(m.entries) for m in released] == [3, 2]
     assert gate.held == [] and gate.held_entries == 0
+
+
+def _one_round_of(gate: RoundGate, size: int, committed: int, at: float) -> int:
+    """A round of `size` entries starts after `committed` and commits at time `at`."""
+    gate.started(True, last_index=committed + size, committed=committed)
+    assert gate.closed(True, committed=committed, now=at - 0.001)
+    assert not gate.closed(True, committed=committed + size, now=at)
+    return committed + size
+
+
+def test_the_next_round_lingers_for_as_many_as_the_last_carried_within_the_bound():
+    gate = RoundGate(1, linger=0.002)
+    _one_round_of(gate, 4, committed=10, at=100.0)
+    # fewer than 4 wait: up to 2 ms after the commit
+    assert gate.lingers(3, now=100.0005) == pytest.approx(0.0015)
+    assert gate.lingers(3, now=100.0025) == 0.0  # the bound passed: start with what waits
+    assert gate.lingers(4, now=100.0005) == 0.0  # as many as the last round: start now
+    assert gate.lingers(9, now=100.0005) == 0.0
+    assert gate.lingers(0, now=100.0005) == 0.0  # nothing to start
+
+
+def test_a_lone_client_and_a_gate_without_linger_never_wait():
+    gate = RoundGate(1, linger=0.002)
+    _one_round_of(gate, 1, committed=0, at=5.0)
+    assert gate.lingers(1, now=5.0) == 0.0  # one is as many as its last round carried
+    unbounded = RoundGate(1, linger=0.0)
+    _one_round_of(unbounded, 8, committed=0, at=5.0)
+    assert unbounded.lingers(1, now=5.0) == 0.0
+
+
+def test_the_linger_counts_from_the_commit_of_the_last_round():
+    gate = RoundGate(1, linger=0.002)
+    last = _one_round_of(gate, 6, committed=0, at=1.0)
+    _one_round_of(gate, 6, committed=last, at=2.0)
+    assert gate.lingers(2, now=2.001) == pytest.approx(0.001)  # not from the first round's commit

@@ -129,7 +129,7 @@ class Node:
             self.id, self.engine, RaftStore(self.engine), self.metrics, options,
             tick_seconds=s.raft_tick_ms / 1000, compact_threshold=s.snapshot_entries,
             compact_keep=max(10, s.snapshot_entries // 5), max_batch=s.group_commit_max_ops,
-            rounds_in_flight=s.raft_rounds_in_flight,
+            rounds_in_flight=s.raft_rounds_in_flight, round_linger=s.raft_round_linger_ms / 1000,
         )  # fmt: skip
         self.transport = PeerTransport(
             Identity(self.id, s.protocol_version, s.min_protocol_version),

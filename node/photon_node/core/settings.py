@@ -265,6 +265,13 @@ OPTIONS: tuple[Option, ...] = (
         "wait and go out together as the next round. 0: no bound (a round per Ready).",
     ),
     Option(
+        "raft_round_linger_ms",
+        _float_range(0, 100),
+        2.0,
+        "Longest time (ms, after a round commits) the leader waits to start the next round "
+        "while fewer proposals wait than the last round carried. 0: start at once.",
+    ),
+    Option(
         "shutdown_timeout",
         _float_range(0.1, 600),
         20.0,
@@ -320,6 +327,7 @@ class Settings:
     max_scan_limit: int
     group_commit_max_ops: int
     raft_rounds_in_flight: int
+    raft_round_linger_ms: float
     shutdown_timeout: float
     read_mode: str
     cpu_scheduling: str

@@ -163,10 +163,16 @@ class RaftCore:
             for data in commands:
                 self.propose(data)
             return
-        if not self.leader:
-            raise NotLeader("")
+        self._msgs.append(self.proposal_for_leader(commands, proposal_id))
+
+    def proposal_for_leader(self, commands: Sequence[bytes], proposal_id: bytes) -> Message:
+        """On a follower: the PROPOSE message that `forward` queues, for a caller that sends it
+        at once rather than with the next Ready (it depends on nothing this node persists)."""
+        if not self.leader or self.role is Role.LEADER:
+            raise NotLeader(self.leader)
         entries = tuple(Entry(0, 0, EntryKind.NORMAL, data) for data in commands)
-        self._send(self.leader, MsgType.PROPOSE, entries=entries, context=proposal_id)
+        return Message(MsgType.PROPOSE, self.id, self.leader, self.term, self.group,
+                       entries=entries, context=proposal_id)  # fmt: skip
 
     def propose(self, data: bytes, kind: EntryKind = EntryKind.NORMAL) -> tuple[int, int]:
         """Append a command as leader; return (index, term) it will commit at, if it does."""

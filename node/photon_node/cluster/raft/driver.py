@@ -80,9 +80,12 @@ class RaftDriver:
         request_timeout: float = 10.0,
         max_batch: int = 1024,
         rounds_in_flight: int = 1,
+        round_linger: float = 0.002,
     ) -> None:
         self.max_batch = max_batch  # proposals appended per Ready: entries per fsync
-        self._rounds = RoundGate(rounds_in_flight)  # see rounds.py
+        self._rounds = RoundGate(rounds_in_flight, round_linger)  # see rounds.py
+        self._linger_end: asyncio.TimerHandle | None = None  # the wake-up ending a linger
+        self._lingered = False  # the linger for the next round is over
         self.request_timeout = request_timeout
         self.id = node_id
         self.engine = engine
@@ -119,6 +122,7 @@ class RaftDriver:
         self._known_leader = ""
         self._synced_vote: tuple[int, str, int | None] = (-1, "", None)
         self._stopping = False
+        self._forward_soon = False  # a _forward_queued call is scheduled
         self.failure: BaseException | None = None
         self._storage: StorageWorker | None = None  # the fsync thread, from start() on
         self._lag_peers: tuple[str, ...] = ()
@@ -184,6 +188,9 @@ class RaftDriver:
         self._requests[request_id] = future
         self._proposals.append((wrap(self.id, request_id, encode(command)), request_id, future))
         self._wake.set()
+        if core.role is not Role.LEADER and not self._forward_soon:
+            self._forward_soon = True  # once per loop turn: the turn's proposals go together
+            asyncio.get_running_loop().call_soon(self._forward_queued)
         try:
             return await _within(future, self.request_timeout)
         except TimeoutError as error:
@@ -193,6 +200,15 @@ class RaftDriver:
             ) from error
         finally:
             self._requests.pop(request_id, None)
+
+    def _forward_queued(self) -> None:
+        """A follower forwards its clients' proposals at the end of the loop turn that took
+        them, not when the Raft loop next runs: that may be after an fsync (the PROPOSE
+        depends on nothing persisted here)."""
+        self._forward_soon = False
+        core = self.core
+        if core is not None and core.role is not Role.LEADER and self.failure is None:
+            self._forward(core)
 
     async def change_config(self, config: Config) -> None:
         core = self._core()
@@ -343,8 +359,20 @@ class RaftDriver:
         this node leads and enough rounds are still uncommitted (see rounds.py)."""
         rounds, log = self._rounds, core.log
         leading = core.role is Role.LEADER
-        if rounds.closed(leading, log.committed):
+        now = time.monotonic()
+        if rounds.closed(leading, log.committed, now):
             return
+        if leading and not self._lingered:
+            wait = rounds.lingers(len(self._proposals) + rounds.held_entries, now)
+            if wait:  # ended by more proposals or by the timer (whatever its resolution)
+                if self._linger_end is None:
+                    loop = asyncio.get_running_loop()
+                    self._linger_end = loop.call_later(wait, self._linger_over)
+                return
+        if self._linger_end is not None:
+            self._linger_end.cancel()
+            self._linger_end = None
+        self._lingered = False
         for message in rounds.release():
             core.step(message)
         if self._proposals:
@@ -352,6 +380,10 @@ class RaftDriver:
         if self._proposals:
             self._wake.set()  # the rest go into the next Ready
         rounds.started(leading, log.last_index, log.committed)
+
+    def _linger_over(self) -> None:
+        self._linger_end, self._lingered = None, True
+        self._wake.set()
 
     def _forward(self, core: RaftCore) -> None:
         """Up to max_batch queued proposals go to the leader as one message (appended at once
@@ -368,7 +400,11 @@ class RaftDriver:
         if not commands:
             return
         try:
-            core.forward(commands, batch_id)
+            if core.role is Role.LEADER:
+                core.forward(commands, batch_id)
+            else:  # sent now: this node's Ready may be waiting for an fsync
+                self._send(core.proposal_for_leader(commands, batch_id))
+                self._flush()
         except NotLeader as error:
             failure: Exception = NotLeaderError(error.leader)
         except ProposalRefused as error:

@@ -13,6 +13,15 @@ they are appended together as the next round, whose APPEND also carries the comm
 the last one. Rounds then carry everything that arrived meanwhile: fewer, larger rounds, less
 CPU per write and no longer latency (see bench/README.md for the measurements).
 
+A bounded linger (`linger` seconds, default 2 ms) keeps the next round from starting with
+fewer proposals than the last one carried, for at most that long after a round commits. Under a
+closed-loop load the last round's proposers send their next writes about one hop after they
+are answered, followers' clients a few hops later; a round that starts without them splits them
+over two rounds, and every member then pays a full round (an fsync, the frames, the wake-ups)
+for half as many entries. With the linger, at 8 clients on three nodes, rounds carry about 7
+entries instead of 4, and both throughput and p99 improve (bench/README.md). A lone client never
+waits: one proposal is as many as its last round carried.
+
 Only a leader holds anything: a follower forwards at once (the leader decides), and a node
 that stops leading releases what it held into its core, which drops or forwards it like any
 proposal that reaches a non-leader. `limit` 0 means no bound.
@@ -26,30 +35,45 @@ from photon_node.core.rafttypes import Message
 
 
 class RoundGate:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, linger: float = 0.0) -> None:
         self.limit = limit
+        self.linger = linger  # seconds the next round may wait for as many as the last carried
         self.held: list[Message] = []  # PROPOSE messages from followers, in arrival order
         self._ends: deque[int] = deque()  # last log index of each round in flight, ascending
+        self._last_size = 0  # entries in the last round started
+        self._committed_at = float("-inf")  # when a round last committed (monotonic seconds)
 
     @property
     def enabled(self) -> bool:
         return self.limit > 0
 
-    def closed(self, leading: bool, committed: int) -> bool:
+    def closed(self, leading: bool, committed: int, now: float = 0.0) -> bool:
         """True while new proposals must wait: this node leads and `limit` rounds are not
-        yet committed."""
+        yet committed. `now` (monotonic seconds) dates a round that is found committed."""
         ends = self._ends
         if not leading:
             ends.clear()
             return False
-        while ends and ends[0] <= committed:
-            ends.popleft()
+        if ends and ends[0] <= committed:
+            self._committed_at = now
+            while ends and ends[0] <= committed:
+                ends.popleft()
         return self.enabled and len(ends) >= self.limit
+
+    def lingers(self, waiting: int, now: float) -> float:
+        """Seconds the next round should still wait for more proposals (0: start it now).
+        It waits while fewer than the last round's entries are waiting, up to `linger` after
+        a round committed; with nothing waiting there is nothing to start."""
+        if not (self.enabled and 0 < waiting < self._last_size):
+            return 0.0
+        return max(0.0, self._committed_at + self.linger - now)
 
     def started(self, leading: bool, last_index: int, committed: int) -> None:
         """Record the round that ends at `last_index`, if the log grew past the last one."""
-        if leading and last_index > (self._ends[-1] if self._ends else committed):
+        previous = self._ends[-1] if self._ends else committed
+        if leading and last_index > previous:
             self._ends.append(last_index)
+            self._last_size = last_index - previous
 
     def release(self) -> list[Message]:
         held, self.held = self.held, []
