@@ -264,7 +264,8 @@ start_photon() {  # RUN_ID; sets ENDPOINTS, or returns 1 when PhotonDB is to be 
     mkdir -p "$PHOTON_DEV_DIR"
     ENDPOINTS="$(photon_cluster_up "$PHOTON_DEV_DIR")"
     if [[ -z "$ENDPOINTS" ]]; then
-        log "'photonctl dev up' printed no endpoints: skipping PhotonDB"
+        log "'photonctl dev up' printed no endpoints: skipping PhotonDB; the nodes' last words:"
+        tail -n 5 "$PHOTON_DEV_DIR"/*.log >&2 || true
         return 1
     fi
 }

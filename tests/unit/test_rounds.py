@@ -87,3 +87,11 @@ def test_the_linger_counts_from_the_commit_of_the_last_round():
     last = _one_round_of(gate, 6, committed=0, at=1.0)
     _one_round_of(gate, 6, committed=last, at=2.0)
     assert gate.lingers(2, now=2.001) == pytest.approx(0.001)  # not from the first round's commit
+
+
+def test_the_linger_is_never_longer_than_twice_what_the_last_round_took():
+    gate = RoundGate(1, linger=0.005)
+    gate.started(True, last_index=6, committed=0, now=10.0)
+    assert not gate.closed(True, committed=6, now=10.001)  # that round took 1 ms
+    assert gate.lingers(2, now=10.001) == pytest.approx(0.002)  # not the 5 ms of the bound
+    assert gate.lingers(2, now=10.0031) == 0.0

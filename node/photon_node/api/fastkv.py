@@ -35,7 +35,7 @@ from photon_node.api.errors import error_body
 from photon_node.api.forward import JSON_TYPE, SESSION, Reply, forward_request
 from photon_node.api.inflight import InFlight
 from photon_node.api.middleware import KvMetrics
-from photon_node.cluster.raft.driver import NotLeaderError
+from photon_node.cluster.raft.errors import NotLeaderError
 from photon_node.core.errors import PhotonError
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from aiohttp import web
 from photon_common import contract
 from photon_node.api.forward import JSON_TYPE, forward
 from photon_node.cluster.node import Node
-from photon_node.cluster.raft.driver import NotLeaderError
+from photon_node.cluster.raft.errors import NotLeaderError
 from photon_node.core.commands import Expect, Result
 from photon_node.core.errors import InvalidRequest, TooLarge
 from photon_node.storage.engine import Item

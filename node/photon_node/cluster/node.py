@@ -17,7 +17,8 @@ from photon_common import contract
 from photon_node.cluster import membership
 from photon_node.cluster.gossip import GossipService, MemberMeta, MemberState
 from photon_node.cluster.raft.core import RaftOptions, Role
-from photon_node.cluster.raft.driver import NotLeaderError, RaftDriver
+from photon_node.cluster.raft.driver import RaftDriver
+from photon_node.cluster.raft.errors import NotLeaderError
 from photon_node.cluster.transport import Identity, PeerTransport, compatible
 from photon_node.core.commands import Command, Expect, Kind, Outcome, Result
 from photon_node.core.errors import (

@@ -267,9 +267,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "raft_round_linger_ms",
         _float_range(0, 100),
-        2.0,
+        5.0,
         "Longest time (ms, after a round commits) the leader waits to start the next round "
-        "while fewer proposals wait than the last round carried. 0: start at once.",
+        "while fewer proposals wait than the last round carried; never longer than twice what "
+        "that round took. 0: start at once.",
     ),
     Option(
         "shutdown_timeout",

@@ -18,7 +18,9 @@ from collections import deque
 from collections.abc import Callable
 
 from photon_node.cluster.raft import codec
+from photon_node.cluster.raft.admission import Admission
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
+from photon_node.cluster.raft.errors import NotLeaderError, OutcomeUnknown
 from photon_node.cluster.raft.rounds import RoundGate
 from photon_node.cluster.raft.streams import SnapshotStreams
 from photon_node.cluster.raft.worker import StorageWorker
@@ -34,20 +36,6 @@ logger = logging.getLogger(__name__)
 
 _U64 = struct.Struct(">Q")
 _LEADER_MESSAGES = frozenset({MsgType.APPEND, MsgType.HEARTBEAT})
-
-
-class NotLeaderError(Unavailable):
-    """This node is not the leader; `leader` names the one it knows of (or '')."""
-
-    code = "not_leader"
-
-    def __init__(self, leader: str) -> None:
-        super().__init__(f"not the leader; leader is {leader or 'unknown'}", leader=leader)
-        self.leader = leader
-
-
-class OutcomeUnknown(Unavailable):
-    code = "outcome_unknown"
 
 
 async def _within(future: asyncio.Future, timeout: float):
@@ -80,12 +68,8 @@ class RaftDriver:
         request_timeout: float = 10.0,
         max_batch: int = 1024,
         rounds_in_flight: int = 1,
-        round_linger: float = 0.002,
+        round_linger: float = 0.005,
     ) -> None:
-        self.max_batch = max_batch  # proposals appended per Ready: entries per fsync
-        self._rounds = RoundGate(rounds_in_flight, round_linger)  # see rounds.py
-        self._linger_end: asyncio.TimerHandle | None = None  # the wake-up ending a linger
-        self._lingered = False  # the linger for the next round is over
         self.request_timeout = request_timeout
         self.id = node_id
         self.engine = engine
@@ -99,7 +83,6 @@ class RaftDriver:
         self.core: RaftCore | None = None
         self.on_config: Callable[[Config], None] = lambda config: None
         self._inbox: deque[Message] = deque()
-        self._proposals: deque[tuple[bytes, int, asyncio.Future]] = deque()
         self._waiting: dict[int, tuple[int, asyncio.Future]] = {}  # config changes by index
         self._requests: dict[int, asyncio.Future] = {}  # our commands by request id
         self._request_seq = time.time_ns()  # unique across restarts of this node
@@ -110,6 +93,9 @@ class RaftDriver:
         self._ticks = 0
         self._read_seq = 0
         self._wake = asyncio.Event()
+        self._admission = Admission(  # proposals: forwarded, held, appended (see admission.py)
+            RoundGate(rounds_in_flight, round_linger), max_batch, self._send_now, self._wake.set
+        )
         self._tasks: list[asyncio.Task] = []
         self._streams = SnapshotStreams(
             engine,
@@ -122,7 +108,6 @@ class RaftDriver:
         self._known_leader = ""
         self._synced_vote: tuple[int, str, int | None] = (-1, "", None)
         self._stopping = False
-        self._forward_soon = False  # a _forward_queued call is scheduled
         self.failure: BaseException | None = None
         self._storage: StorageWorker | None = None  # the fsync thread, from start() on
         self._lag_peers: tuple[str, ...] = ()
@@ -186,11 +171,7 @@ class RaftDriver:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         future.proposed_at = time.perf_counter()  # type: ignore[attr-defined]
         self._requests[request_id] = future
-        self._proposals.append((wrap(self.id, request_id, encode(command)), request_id, future))
-        self._wake.set()
-        if core.role is not Role.LEADER and not self._forward_soon:
-            self._forward_soon = True  # once per loop turn: the turn's proposals go together
-            asyncio.get_running_loop().call_soon(self._forward_queued)
+        self._admission.queue(core, wrap(self.id, request_id, encode(command)), request_id, future)
         try:
             return await _within(future, self.request_timeout)
         except TimeoutError as error:
@@ -200,15 +181,6 @@ class RaftDriver:
             ) from error
         finally:
             self._requests.pop(request_id, None)
-
-    def _forward_queued(self) -> None:
-        """A follower forwards its clients' proposals at the end of the loop turn that took
-        them, not when the Raft loop next runs: that may be after an fsync (the PROPOSE
-        depends on nothing persisted here)."""
-        self._forward_soon = False
-        core = self.core
-        if core is not None and core.role is not Role.LEADER and self.failure is None:
-            self._forward(core)
 
     async def change_config(self, config: Config) -> None:
         core = self._core()
@@ -309,7 +281,7 @@ class RaftDriver:
                 core = self._core()
                 while core.has_ready():
                     await self._handle_ready()
-                    self._admit(core)  # a round committed: the next may start
+                    self._admission.admit(core)  # a round committed: the next may start
         except asyncio.CancelledError:
             raise
         except BaseException as error:
@@ -324,12 +296,11 @@ class RaftDriver:
         ticks, self._ticks = self._ticks, 0
         for _ in range(min(ticks, 5)):
             core.tick()
-        rounds = self._rounds
+        admission = self._admission
         while self._inbox:
             message = self._inbox.popleft()
-            if message.type is MsgType.PROPOSE and rounds.enabled:
-                rounds.held.append(message)  # admitted below, or once a round commits
-                continue
+            if message.type is MsgType.PROPOSE and admission.hold(message):
+                continue  # admitted below, or once a round commits
             if message.type is MsgType.SNAPSHOT:
                 assert message.snapshot is not None
                 staged = self._staged is not None and self._staged[0] == message.snapshot.index
@@ -340,7 +311,7 @@ class RaftDriver:
                     self._staged = None  # the core did not take it: discard the staged data
                 continue
             core.step(message)
-        self._admit(core)
+        admission.admit(core)
         if self._read_waiters:
             core.now = time.monotonic()  # the lease is judged at the time of the read
             waiters, self._read_waiters = self._read_waiters, []
@@ -353,66 +324,6 @@ class RaftDriver:
                 for future in waiters:
                     if not future.done():
                         future.set_exception(NotLeaderError(error.leader))
-
-    def _admit(self, core: RaftCore) -> None:
-        """Append the proposals waiting here and in held PROPOSE messages as one round, unless
-        this node leads and enough rounds are still uncommitted (see rounds.py)."""
-        rounds, log = self._rounds, core.log
-        leading = core.role is Role.LEADER
-        now = time.monotonic()
-        if rounds.closed(leading, log.committed, now):
-            return
-        if leading and not self._lingered:
-            wait = rounds.lingers(len(self._proposals) + rounds.held_entries, now)
-            if wait:  # ended by more proposals or by the timer (whatever its resolution)
-                if self._linger_end is None:
-                    loop = asyncio.get_running_loop()
-                    self._linger_end = loop.call_later(wait, self._linger_over)
-                return
-        if self._linger_end is not None:
-            self._linger_end.cancel()
-            self._linger_end = None
-        self._lingered = False
-        for message in rounds.release():
-            core.step(message)
-        if self._proposals:
-            self._forward(core)
-        if self._proposals:
-            self._wake.set()  # the rest go into the next Ready
-        rounds.started(leading, log.last_index, log.committed)
-
-    def _linger_over(self) -> None:
-        self._linger_end, self._lingered = None, True
-        self._wake.set()
-
-    def _forward(self, core: RaftCore) -> None:
-        """Up to max_batch queued proposals go to the leader as one message (appended at once
-        when this node leads); the batch is named by its first request id, unique here."""
-        commands, futures = [], []
-        proposals = self._proposals
-        while proposals and len(commands) < self.max_batch:
-            data, request_id, future = proposals.popleft()
-            if not future.done():
-                if not futures:
-                    batch_id = _U64.pack(request_id)
-                commands.append(data)
-                futures.append(future)
-        if not commands:
-            return
-        try:
-            if core.role is Role.LEADER:
-                core.forward(commands, batch_id)
-            else:  # sent now: this node's Ready may be waiting for an fsync
-                self._send(core.proposal_for_leader(commands, batch_id))
-                self._flush()
-        except NotLeader as error:
-            failure: Exception = NotLeaderError(error.leader)
-        except ProposalRefused as error:
-            failure = Unavailable(str(error))
-        else:
-            return
-        for future in futures:
-            future.set_exception(failure)
 
     async def _handle_ready(self) -> None:
         core = self._core()
@@ -518,6 +429,10 @@ class RaftDriver:
         if self.transport is not None:
             self.transport.flush()
 
+    def _send_now(self, message: Message) -> None:
+        self._send(message)
+        self._flush()
+
     def _send(self, message: Message) -> None:
         transport = self.transport
         if transport is None:
@@ -597,10 +512,7 @@ class RaftDriver:
         for future in self._requests.values():
             if not future.done():
                 future.set_exception(error)
-        while self._proposals:
-            _, _, future = self._proposals.popleft()
-            if not future.done():
-                future.set_exception(error)
+        self._admission.fail(error)
         for future in self._read_waiters:
             if not future.done():
                 future.set_exception(error)
@@ -636,8 +548,8 @@ class RaftDriver:
             "vote_floor": core.vote_floor if core.withholding_votes else None,
             # Proposals on this node not yet in its log: waiting for a round to commit (on the
             # leader, see rounds.py) or for the next Ready.
-            "waiting_proposals": len(self._proposals) + self._rounds.held_entries,
-            "rounds_in_flight": self._rounds.in_flight(log.committed),
+            "waiting_proposals": self._admission.waiting,
+            "rounds_in_flight": self._admission.gate.in_flight(log.committed),
         }
         if core.role is Role.LEADER:
             status["followers"] = {

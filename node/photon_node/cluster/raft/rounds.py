@@ -13,8 +13,9 @@ they are appended together as the next round, whose APPEND also carries the comm
 the last one. Rounds then carry everything that arrived meanwhile: fewer, larger rounds, less
 CPU per write and no longer latency (see bench/README.md for the measurements).
 
-A bounded linger (`linger` seconds, default 2 ms) keeps the next round from starting with
-fewer proposals than the last one carried, for at most that long after a round commits. Under a
+A bounded linger keeps the next round from starting with fewer proposals than the last one
+carried, for at most `linger` seconds (default 5 ms) after a round commits and at most twice as
+long as that round took. Under a
 closed-loop load the last round's proposers send their next writes about one hop after they
 are answered, followers' clients a few hops later; a round that starts without them splits them
 over two rounds, and every member then pays a full round (an fsync, the frames, the wake-ups)
@@ -39,9 +40,11 @@ class RoundGate:
         self.limit = limit
         self.linger = linger  # seconds the next round may wait for as many as the last carried
         self.held: list[Message] = []  # PROPOSE messages from followers, in arrival order
-        self._ends: deque[int] = deque()  # last log index of each round in flight, ascending
+        # Each round in flight: its last log index (ascending) and when it started.
+        self._ends: deque[tuple[int, float]] = deque()
         self._last_size = 0  # entries in the last round started
         self._committed_at = float("-inf")  # when a round last committed (monotonic seconds)
+        self._last_took = float("inf")  # how long that round took, start to commit
 
     @property
     def enabled(self) -> bool:
@@ -54,25 +57,29 @@ class RoundGate:
         if not leading:
             ends.clear()
             return False
-        if ends and ends[0] <= committed:
-            self._committed_at = now
-            while ends and ends[0] <= committed:
-                ends.popleft()
+        if ends and ends[0][0] <= committed:
+            while ends and ends[0][0] <= committed:
+                _, started_at = ends.popleft()
+            self._committed_at, self._last_took = now, now - started_at
         return self.enabled and len(ends) >= self.limit
 
     def lingers(self, waiting: int, now: float) -> float:
         """Seconds the next round should still wait for more proposals (0: start it now).
-        It waits while fewer than the last round's entries are waiting, up to `linger` after
-        a round committed; with nothing waiting there is nothing to start."""
+        It waits while fewer than the last round's entries are waiting, after a round
+        committed, for at most `linger` and at most twice as long as that round took: a
+        proposal that misses this round waits for it and then for its own, about two rounds,
+        and every round saved saves a round's CPU on every member. With nothing waiting there
+        is nothing to start."""
         if not (self.enabled and 0 < waiting < self._last_size):
             return 0.0
-        return max(0.0, self._committed_at + self.linger - now)
+        return max(0.0, self._committed_at + min(self.linger, 2 * self._last_took) - now)
 
-    def started(self, leading: bool, last_index: int, committed: int) -> None:
-        """Record the round that ends at `last_index`, if the log grew past the last one."""
-        previous = self._ends[-1] if self._ends else committed
+    def started(self, leading: bool, last_index: int, committed: int, now: float = 0.0) -> None:
+        """Record the round that ends at `last_index`, started at `now`, if the log grew
+        past the last one."""
+        previous = self._ends[-1][0] if self._ends else committed
         if leading and last_index > previous:
-            self._ends.append(last_index)
+            self._ends.append((last_index, now))
             self._last_size = last_index - previous
 
     def release(self) -> list[Message]:
@@ -80,7 +87,7 @@ class RoundGate:
         return held
 
     def in_flight(self, committed: int) -> int:
-        return sum(1 for end in self._ends if end > committed)
+        return sum(1 for end, _ in self._ends if end > committed)
 
     @property
     def held_entries(self) -> int:
