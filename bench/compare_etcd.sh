@@ -228,7 +228,10 @@ photon_dev_available() {
 }
 
 photon_cluster_up() {  # DIR -> prints endpoints
-    photonctl dev up --nodes "$NODES" --dir "$1" --base-port "$(free_ports 1)" -- \
+    # Every node's two ports free, below the ephemeral range (not only the first one).
+    local base
+    base="$("$PYTHON" "$HERE/free_ports.py" --base "$NODES")"
+    photonctl dev up --nodes "$NODES" --dir "$1" --base-port "$base" -- \
         --log-level warning | sed -n 's/^endpoints: //p'
 }
 
