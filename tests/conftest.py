@@ -34,13 +34,29 @@ async def http():
         yield session
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def cluster(tmp_path):
-    """A multi-process cluster on loopback; every process is killed at the end of the test."""
+def cluster(request, tmp_path):
+    """A multi-process cluster on loopback; every process is killed at the end of the test.
+    When the test fails, the last lines each node logged are printed with the failure."""
     from tests.support.cluster import Cluster
 
     made = Cluster(tmp_path)
     yield made
+    if request.node.stash.get(_CALL_FAILED, False):
+        for node_id, node in made.nodes.items():
+            lines = node.log().splitlines()
+            print(f"== {node_id}: the last {min(len(lines), 40)} log lines", *lines[-40:], sep="\n")
     for node in made.nodes.values():
         if node.proc is not None and node.proc.poll() is None:
             node.proc.kill()

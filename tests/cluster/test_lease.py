@@ -13,7 +13,6 @@ runs of 3.)
 
 import signal
 import urllib.error
-import urllib.request
 
 import pytest
 
@@ -29,7 +28,7 @@ def test_a_leader_with_a_longer_timeout_does_not_serve_a_stale_read(cluster):
                       per_node={"n1": ["--election-ticks", "100"]})  # fmt: skip
     link = cluster.links["n1"]
     n1 = cluster.nodes["n1"]
-    _make_leader(cluster, "n1")
+    cluster.make_leader("n1")
     put(n1, "fact", b"old")
     wait_until(lambda: get(n1, "fact") == (200, b"old"), 10, what="n1 serves its write")
 
@@ -60,21 +59,3 @@ def _acknowledged(node, key: str, value: bytes) -> bool:
                 raise
         return False
     return True
-
-
-def _make_leader(cluster, target: str) -> None:
-    def moved() -> bool:
-        leader = cluster.leader()
-        if leader.node_id == target:
-            return True
-        request = urllib.request.Request(
-            f"{leader.url}/admin/transfer-leadership?to={target}", method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10):
-                pass
-        except urllib.error.HTTPError as error:  # e.g. 409 while a transfer is under way
-            error.close()
-        return False
-
-    wait_until(moved, 30, interval=0.5, what=f"{target} leads")

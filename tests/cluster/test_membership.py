@@ -162,6 +162,55 @@ def test_voter_that_lost_its_data_catches_up_before_voting(cluster):
     assert raft(cluster, cluster.leader())["voters"] == ["n1", "n2", "n3"]
     assert raft(cluster, victim)["voters"] == ["n1", "n2", "n3"]  # config came from the leader
     assert call(f"{leader.url}/kv/after", "PUT", b"ok")[0] == 200
+    cluster.make_leader(victim.node_id)  # a full voter again
+
+
+def test_a_bootstrap_member_that_starts_late_becomes_a_full_voter(cluster):
+    """n1 starts after n2 and n3 have elected a leader and committed writes (a slow pod). The
+    bootstrap configuration is in no log entry, so n1 must start from it as the others did:
+    it catches up and can then lead. (Started without it, as it was when it took the others
+    for a cluster that had lost its disk, n1 caught up but never campaigned: every transfer
+    of leadership to it timed out.)"""
+    cluster.bootstrap(3, late=("n1",))
+    leader = cluster.leader()
+    for i in range(20):
+        assert call(f"{leader.url}/kv/early{i}", "PUT", b"%d" % i)[0] == 200
+    n1 = cluster.nodes["n1"].start().wait_ready(60)
+    wait_until(lambda: call(f"{n1.url}/kv/early19?consistency=stale") == (200, b"19"), 30,
+               what="n1 caught up")  # fmt: skip
+    assert raft(cluster, n1)["voters"] == ["n1", "n2", "n3"]
+    cluster.make_leader("n1")
+    assert call(f"{n1.url}/kv/late", "PUT", b"ok")[0] == 200
+    assert call(f"{leader.url}/kv/late")[1] == b"ok"
+
+
+def test_a_joined_voter_that_lost_its_data_withholds_its_vote_until_caught_up(cluster):
+    """n5 joined (--join) and became a voter, then loses its disk and restarts with the same
+    flags. It may have voted in the current term, so it must withhold its vote until it has
+    caught up, as a bootstrap member does; then it is a full voter again."""
+    cluster.bootstrap(3)
+    cluster.join("n4")
+    n5 = cluster.join("n5")
+    five = ["n1", "n2", "n3", "n4", "n5"]
+    wait_until(lambda: raft(cluster, cluster.leader())["voters"] == five, 60,
+               what="five voters")  # fmt: skip
+    leader = cluster.leader()
+    if leader is n5:
+        cluster.make_leader("n1")
+        leader = cluster.nodes["n1"]
+    for i in range(50):
+        assert call(f"{leader.url}/kv/j{i}", "PUT", b"%d" % i)[0] == 200
+    n5.stop()
+    import shutil
+
+    shutil.rmtree(n5.data_dir)
+    n5.start().wait_ready(60)
+    assert "withholding its vote until caught up" in n5.log()
+    wait_until(lambda: call(f"{n5.url}/kv/j49?consistency=stale") == (200, b"49"), 30,
+               what="n5 caught up")  # fmt: skip
+    wait_until(lambda: raft(cluster, n5)["vote_floor"] is None, 30, what="n5 votes again")
+    assert raft(cluster, n5)["voters"] == five
+    cluster.make_leader("n5")
 
 
 def test_a_member_that_lost_its_data_keeps_its_vote_floor_across_a_restart(cluster):

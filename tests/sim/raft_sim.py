@@ -221,8 +221,13 @@ class SimNode:
         self.sim.staged.pop(self.id, None)
 
     def wipe(self) -> None:
-        """The disk is gone (a new volume): the node restarts empty, as the same member."""
-        self.disk = Disk(snapshot=SnapshotMeta(0, 0, Config()))
+        """The disk is gone (a new volume): the node restarts empty, as the same member. A
+        bootstrap member starts again from the initial configuration, as a real node given
+        the same --initial-cluster does; a member that joined later starts with none."""
+        initial = self.sim.initial_config
+        self.disk = Disk(
+            snapshot=SnapshotMeta(0, 0, initial if self.id in initial.members else Config())
+        )
         self.wiped = True
 
     @property
@@ -273,6 +278,7 @@ class Simulation:
         self.compact_every = compact_every
         ids = [f"n{i}" for i in range(voters + spare)]
         config = Config.of({i: f"{i}:7701" for i in ids[:voters]})
+        self.initial_config = config
         self.nodes: dict[str, SimNode] = {}
         for node_id in ids:
             disk = Disk(

@@ -29,6 +29,15 @@ def check_converged(sim: Simulation) -> None:
     applied = {n.id: n.applied for n in sim.nodes.values() if n.id in members}
     assert len(set(applied.values())) == 1, f"seed {sim.seed}: members diverge {applied}"
     assert node.applied >= node.core.log.committed, f"seed {sim.seed}: leader did not apply"
+    # Every voter could lead again: it knows the configuration (a member that lost its disk
+    # must relearn it) and has stopped withholding its vote.
+    config = node.core.log.config
+    for voter in config.voters:
+        core = sim.nodes[voter].core
+        assert core.log.config == config and core.promotable, (
+            f"seed {sim.seed}: voter {voter} cannot campaign: its configuration is "
+            f"{sorted(core.log.config.voters)}, vote floor {core.vote_floor}"
+        )
 
 
 def check_history(sim: Simulation) -> None:

@@ -58,9 +58,11 @@ class Cluster:
         extra: list[str] | None = None,
         linked: tuple[str, ...] = (),
         per_node: dict[str, list[str]] | None = None,
+        late: tuple[str, ...] = (),
     ) -> Cluster:
         """Start `count` nodes n1..nN together. The other nodes reach each node in `linked`
-        through a Link (see link.py) that the test can cut; `per_node` adds flags to one node."""
+        through a Link (see link.py) that the test can cut; `per_node` adds flags to one node;
+        the nodes in `late` are set up but left for the test to start."""
         ids = [f"n{i}" for i in range(1, count + 1)]
         ports = {node_id: free_port() for node_id in ids}
         self.links.update({node_id: Link(ports[node_id]) for node_id in linked})
@@ -72,9 +74,10 @@ class Cluster:
             flags = [*(extra or []), *((per_node or {}).get(node_id, []))]
             node = self.add(node_id, ["--initial-cluster", initial, *flags])
             node.peer_port = ports[node_id]
-        for node in self.nodes.values():
+        starting = [node for node_id, node in self.nodes.items() if node_id not in late]
+        for node in starting:
             node.start()
-        for node in self.nodes.values():
+        for node in starting:
             node.wait_ready(60)
         return self
 
@@ -106,6 +109,25 @@ class Cluster:
             return None
 
         return wait_until(find, timeout, interval=0.1, what="a leader")
+
+    def make_leader(self, target: str, timeout: float = 30.0) -> None:
+        """Ask the leader to hand leadership to `target` until `target` leads."""
+
+        def moved() -> bool:
+            leader = self.leader()
+            if leader.node_id == target:
+                return True
+            request = urllib.request.Request(
+                f"{leader.url}/admin/transfer-leadership?to={target}", method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    pass
+            except urllib.error.HTTPError as error:  # e.g. 409 while a transfer is under way
+                error.close()
+            return False
+
+        wait_until(moved, timeout, interval=0.5, what=f"{target} leads")
 
     def stop_all(self) -> None:
         for node in self.nodes.values():

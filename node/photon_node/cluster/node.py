@@ -144,21 +144,31 @@ class Node:
         if secret:
             await self.transport.start(s.peer_listen.host, s.peer_listen.port)
         bootstrap = None
-        lost_data = False
+        withhold = False
         if s.initial_cluster:
+            # Every bootstrap member starts from the same configuration at index 0, even one
+            # that starts late or lost its disk: that configuration is in no log entry, so
+            # the leader's appends (from index 1) would never teach it to such a member.
             bootstrap = Config.of(dict(s.initial_cluster))
             if self.engine.applied == 0 and await self._existing_cluster():
-                # This member's data is gone but its cluster lives on: it must catch up
-                # from the leader before it votes again, never bootstrap on its own.
+                # Its data is gone (or it never had any) and its cluster lives on: it must
+                # catch up from the leader before it votes or campaigns.
                 logger.warning(
                     "%s: empty data directory in a running cluster; rejoining "
                     "as a member that withholds its vote until caught up",
                     self.id,
                 )
-                bootstrap, lost_data = None, True
-        elif not s.join and s.role == contract.ROLE_DATA:
+                withhold = True
+        elif s.join:
+            # An empty joiner may be a voter whose disk was lost: it may have voted in the
+            # current term. A new learner loses nothing by waiting to catch up first.
+            withhold = self.engine.applied == 0
+            if withhold:
+                logger.info("%s: joining with an empty data directory; withholding its vote "
+                            "until caught up", self.id)  # fmt: skip
+        elif s.role == contract.ROLE_DATA:
             bootstrap = Config.of({self.id: s.peer_addr})  # a single-node cluster of its own
-        await self.driver.start(bootstrap, withhold_votes=lost_data)
+        await self.driver.start(bootstrap, withhold_votes=withhold)
 
     async def _existing_cluster(self, wait: float = 3.0) -> bool:
         """Does gossip show a peer that already holds data? Ends early once every peer of

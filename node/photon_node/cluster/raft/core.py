@@ -515,7 +515,12 @@ class RaftCore:
         elif m.type is MsgType.READ_INDEX_RESP:
             self._reads.append((m.context, m.index))
         elif m.type is MsgType.TIMEOUT_NOW:
-            logger.info("%s: campaigning now, asked by %s", self.id, m.src)
+            if self.promotable:
+                logger.info("%s: campaigning now, asked by %s", self.id, m.src)
+            else:
+                voters = sorted(self.log.config.voters)
+                logger.warning("%s: asked by %s to campaign, but cannot (voters %s, vote floor %s)",
+                               self.id, m.src, voters, self.vote_floor)  # fmt: skip
             self.campaign(pre=False, transfer=True)
 
     def _handle_append(self, m: Message) -> None:
