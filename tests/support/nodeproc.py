@@ -14,18 +14,26 @@ from pathlib import Path
 
 from tests.support.poll import wait_until
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
     """A loopback port free for TCP and for UDP: a node's peer port carries both (Raft over
-    TCP, gossip over UDP), and a port the kernel hands out for TCP may be taken for UDP."""
+    TCP, gossip over UDP), and a port the kernel hands out for TCP may be taken for UDP.
+    Never one this process handed out before: the probe socket is closed at once, so the
+    kernel may offer the same port again before its taker binds it (a node once got the same
+    port for its client and its peer listener)."""
     for _ in range(100):
         with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             tcp.bind(("127.0.0.1", 0))
             port = tcp.getsockname()[1]
+            if port in _HANDED_OUT:
+                continue
             try:
                 udp.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no loopback port free for both TCP and UDP")
 
