@@ -117,5 +117,6 @@ class Message:
     commit: int = 0
     reject: bool = False
     reject_hint: int = 0  # APPEND_RESP reject: the follower's last index
-    context: bytes = b""  # HEARTBEAT(_RESP): read-index round; VOTE: b"transfer" on transfer
+    context: bytes = b""  # HEARTBEAT(_RESP): read-index round; VOTE: b"transfer" on transfer;
+    # APPEND: b"c" when it only carries the commit index and needs no answer
     snapshot: SnapshotMeta | None = None

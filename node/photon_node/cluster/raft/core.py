@@ -37,6 +37,10 @@ from photon_node.core.rafttypes import (
 logger = logging.getLogger(__name__)
 
 TRANSFER = b"transfer"
+# The context of an APPEND without entries that a replicating follower gets only to learn the
+# commit index: it need not answer if the append matches its log. Members that do not know the
+# flag answer anyway (older versions ignore an APPEND's context).
+COMMIT_ONLY = b"c"
 
 
 class Role(Enum):
@@ -305,8 +309,9 @@ class RaftCore:
 
     def ready(self) -> Ready:
         if self.role is Role.LEADER:
+            news = self._commit_news
             for peer in self._peers():
-                self._send_append(peer, only_if_new=not self._commit_news)
+                self._send_append(peer, only_if_new=not news, commit_only=news)
             if self._round_pending and self.read_rounds:
                 self._broadcast_heartbeat(self.read_rounds[-1].context)
         self._round_pending = self._commit_news = False
@@ -533,7 +538,8 @@ class RaftCore:
             return
         last_new = self.log.merge(m.index, m.entries)
         self.log.commit_to(min(m.commit, last_new))
-        self._send(m.src, MsgType.APPEND_RESP, index=last_new)
+        if not (m.context == COMMIT_ONLY and not m.entries):
+            self._send(m.src, MsgType.APPEND_RESP, index=last_new)
 
     def _handle_snapshot(self, m: Message) -> None:
         snap = m.snapshot
@@ -682,7 +688,10 @@ class RaftCore:
             commit = min(progress.match, self.log.committed)
             self._send(peer, MsgType.HEARTBEAT, commit=commit, context=context)
 
-    def _send_append(self, peer: str, only_if_new: bool = False) -> None:
+    def _send_append(self, peer: str, only_if_new: bool = False, commit_only: bool = False) -> None:
+        """Send `peer` what it lacks. `commit_only`: if that is nothing, the append only tells
+        it the commit index and needs no answer (its last append's answer, or the heartbeats'
+        if that was lost, tell us where it is)."""
         progress = self.progress.get(peer)
         if progress is None or progress.blocked(self.options.max_inflight):
             return
@@ -698,9 +707,11 @@ class RaftCore:
             self._send_snapshot(peer, progress)
             return
         entries = self.log.slice(progress.next, self.log.last_index + 1, self.options.max_msg_bytes)
+        replicating = progress.state is ProgressState.REPLICATE
+        context = COMMIT_ONLY if commit_only and replicating and not entries else b""
         self._msgs.append(
             Message(MsgType.APPEND, self.id, peer, self.term, self.group, prev_term, prev,
-                    tuple(entries), self.log.committed)
+                    tuple(entries), self.log.committed, context=context)
         )  # fmt: skip
         if progress.state is ProgressState.REPLICATE and entries:
             progress.next = entries[-1].index + 1
