@@ -34,15 +34,15 @@ async def http():
         yield session
 
 
+_CALL_FAILED = pytest.StashKey[bool]()  # did the test itself fail (read by fixtures' teardown)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield
     if report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
     return report
-
-
-_CALL_FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Membership on real processes: joining, drain, snapshots, secrets and protocol versions."""
 
 import json
+import shutil
 import urllib.error
 import urllib.request
 
@@ -151,8 +152,6 @@ def test_voter_that_lost_its_data_catches_up_before_voting(cluster):
         assert call(f"{leader.url}/kv/d{i}", "PUT", b"%d" % i)[0] == 200
     victim = next(n for n in cluster.nodes.values() if n is not leader)
     victim.stop()
-    import shutil
-
     shutil.rmtree(victim.data_dir)  # the disk is gone; the pod restarts with the same flags
     victim.start()
     wait_until(lambda: "rejoining as a member that withholds its vote" in victim.log(), 30,
@@ -201,8 +200,6 @@ def test_a_joined_voter_that_lost_its_data_withholds_its_vote_until_caught_up(cl
     for i in range(50):
         assert call(f"{leader.url}/kv/j{i}", "PUT", b"%d" % i)[0] == 200
     n5.stop()
-    import shutil
-
     shutil.rmtree(n5.data_dir)
     n5.start().wait_ready(60)
     assert "withholding its vote until caught up" in n5.log()
@@ -229,8 +226,6 @@ def test_a_member_that_lost_its_data_keeps_its_vote_floor_across_a_restart(clust
         assert set(codes) == {200}
     victim, link = cluster.nodes["n3"], cluster.links["n3"]
     victim.stop()
-    import shutil
-
     shutil.rmtree(victim.data_dir)
     link.limit(1_500_000)
     victim.start()
