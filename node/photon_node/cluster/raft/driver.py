@@ -19,13 +19,14 @@ from collections.abc import Callable
 
 from photon_node.cluster.raft import codec
 from photon_node.cluster.raft.admission import Admission
+from photon_node.cluster.raft.callers import Callers
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
 from photon_node.cluster.raft.errors import NotLeaderError, OutcomeUnknown
 from photon_node.cluster.raft.rounds import RoundGate
 from photon_node.cluster.raft.streams import SnapshotStreams
 from photon_node.cluster.raft.worker import StorageWorker
 from photon_node.cluster.transport import FrameType, PeerTransport
-from photon_node.core.commands import CodecError, Command, Result, encode, unwrap, wrap
+from photon_node.core.commands import Command, Result, encode, wrap
 from photon_node.core.errors import Unavailable
 from photon_node.core.metrics import NodeMetrics
 from photon_node.core.rafttypes import Config, Message, MsgType, SnapshotMeta
@@ -83,12 +84,8 @@ class RaftDriver:
         self.core: RaftCore | None = None
         self.on_config: Callable[[Config], None] = lambda config: None
         self._inbox: deque[Message] = deque()
-        self._waiting: dict[int, tuple[int, asyncio.Future]] = {}  # config changes by index
-        self._requests: dict[int, asyncio.Future] = {}  # our commands by request id
+        self.callers = Callers(node_id, metrics)  # who waits on the loop (see callers.py)
         self._request_seq = time.time_ns()  # unique across restarts of this node
-        self._read_waiters: list[asyncio.Future] = []
-        self._reads_inflight: dict[bytes, list[asyncio.Future]] = {}
-        self._reads_ready: list[tuple[int, list[asyncio.Future]]] = []
         self._staged: tuple[int, int] | None = None  # (snapshot index, revision) ready to install
         self._ticks = 0
         self._read_seq = 0
@@ -112,7 +109,6 @@ class RaftDriver:
         self._storage: StorageWorker | None = None  # the fsync thread, from start() on
         self._lag_peers: tuple[str, ...] = ()
         self._lag_gauges: list = []
-        self._committed_counter = metrics.raft_proposals.labels("committed")
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, bootstrap: Config | None, withhold_votes: bool = False) -> None:
@@ -170,7 +166,7 @@ class RaftDriver:
         request_id = self._request_seq
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         future.proposed_at = time.perf_counter()  # type: ignore[attr-defined]
-        self._requests[request_id] = future
+        self.callers.requests[request_id] = future
         self._admission.queue(core, wrap(self.id, request_id, encode(command)), request_id, future)
         try:
             return await _within(future, self.request_timeout)
@@ -180,7 +176,7 @@ class RaftDriver:
                 "the write was not committed in time; it may or may not apply"
             ) from error
         finally:
-            self._requests.pop(request_id, None)
+            self.callers.requests.pop(request_id, None)
 
     async def change_config(self, config: Config) -> None:
         core = self._core()
@@ -192,7 +188,7 @@ class RaftDriver:
             raise Unavailable(str(error)) from error
         index = core.log.last_index
         future = asyncio.get_running_loop().create_future()
-        self._waiting[index] = (core.term, future)
+        self.callers.changes[index] = (core.term, future)
         self._wake.set()
         await future
 
@@ -205,7 +201,7 @@ class RaftDriver:
         if self._sole_voter_ready(core) or self._leased_read_ready(core):
             return  # no other leader can exist now, and every acknowledged write is applied
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._read_waiters.append(future)
+        self.callers.read_waiters.append(future)
         self._wake.set()
         try:
             await _within(future, self.request_timeout)
@@ -312,14 +308,14 @@ class RaftDriver:
                 continue
             core.step(message)
         admission.admit(core)
-        if self._read_waiters:
+        if self.callers.read_waiters:
             core.now = time.monotonic()  # the lease is judged at the time of the read
-            waiters, self._read_waiters = self._read_waiters, []
+            waiters = self.callers.take_read_waiters()
             self._read_seq += 1
             context = _U64.pack(self._read_seq)
             try:
                 core.read_index(context)
-                self._reads_inflight[context] = waiters
+                self.callers.read_started(context, waiters)
             except NotLeader as error:
                 for future in waiters:
                     if not future.done():
@@ -333,7 +329,7 @@ class RaftDriver:
             _, revision = self._staged
             self._staged = None
             await self._storage_run(self.store.install, rd.snapshot, core.hard_state, revision)
-            self._fail_waiting(OutcomeUnknown("a snapshot replaced this node's state"))
+            self.callers.fail_changes(OutcomeUnknown("a snapshot replaced this node's state"))
             logger.info("installed snapshot at index %d", rd.snapshot.index)
         # A leader's appends and heartbeats do not depend on its own log being on disk (its
         # own match only counts once persisted, in advance()), so they leave before the fsync
@@ -344,7 +340,7 @@ class RaftDriver:
             self._send(message)
         self._flush()  # now, not after the apply and the save below
         for context, index in rd.reads:
-            self._reads_ready.append((index, self._reads_inflight.pop(context, [])))
+            self.callers.read_confirmed(context, index)
         # Committed entries already on this node's disk are applied (and their callers and
         # waiting reads answered) now, on the loop, before the fsync of this Ready's new
         # entries: they do not depend on it. rocksdict holds the GIL for an unsynced write
@@ -354,7 +350,7 @@ class RaftDriver:
             split = max(0, min(len(committed), core.log.stable - committed[0].index + 1))
         if split:
             self._apply(committed[:split])
-            self._release_reads()
+            self.callers.release_reads(self.engine.applied)
         late = committed[split:]
         if rd.entries or rd.hard_state is not None:
             await self._persist(rd)  # no fsync when only the commit index moved (see save)
@@ -365,7 +361,7 @@ class RaftDriver:
                 self._send(message)  # after the fsync of what they report
         self._flush()
         core.advance(rd)
-        self._release_reads()
+        self.callers.release_reads(self.engine.applied)
         self._observe(core)
         await self._maybe_compact(core)
 
@@ -380,7 +376,7 @@ class RaftDriver:
         started = time.perf_counter()
         results = self.engine.apply_entries(entries, self.id)
         self.metrics.raft_apply_seconds.observe(time.perf_counter() - started)
-        self._complete(entries, results)
+        self.callers.complete(entries, results)
 
     async def _persist(self, rd) -> None:
         """Write the Ready's hard state and entries here (an unsynced RocksDB write holds the
@@ -398,30 +394,6 @@ class RaftDriver:
         if rd.entries:
             self.metrics.commit_batch.observe(len(rd.entries))
             self.metrics.commit_duration.observe(time.perf_counter() - began)
-
-    def _complete(self, entries: list, results: list) -> None:
-        """Answer the callers whose commands (or configuration changes) were just applied."""
-        now = time.perf_counter()
-        for entry, result in zip(entries, results, strict=True):
-            if result is not None:
-                try:
-                    origin, request_id, _ = unwrap(entry.data)
-                except CodecError:
-                    continue
-                future = self._requests.pop(request_id, None) if origin == self.id else None
-                if future is not None and not future.done():
-                    self._committed_counter.inc()
-                    started = getattr(future, "proposed_at", now)
-                    self.metrics.raft_replication_seconds.observe(now - started)
-                    future.set_result(result)
-                continue
-            waiting = self._waiting.pop(entry.index, None)
-            if waiting is not None and not waiting[1].done():
-                term, future = waiting
-                if term == entry.term:
-                    future.set_result(None)
-                else:
-                    future.set_exception(Unavailable("leadership changed; change not applied"))
 
     def _flush(self) -> None:
         """Write the frames sent so far at once: a round's appends and acknowledgements are
@@ -442,27 +414,17 @@ class RaftDriver:
             return
         transport.send(message.dst, FrameType.RAFT, codec.encode(message))
 
-    def _release_reads(self) -> None:
-        keep = []
-        for index, futures in self._reads_ready:
-            if self.engine.applied >= index:
-                for future in futures:
-                    if not future.done():
-                        future.set_result(None)
-            else:
-                keep.append((index, futures))
-        self._reads_ready = keep
-
     def _observe(self, core: RaftCore) -> None:
         if core.leader != self._known_leader:
             if self._known_leader:
-                self._fail_requests()  # forwarded to a leader that is gone: fate unknown
+                self.callers.fail_requests()  # forwarded to a leader that is gone
             self._known_leader = core.leader
         leader = core.role is Role.LEADER
         if leader != self._was_leader:
             self.metrics.raft_leader_changes.inc()
             if not leader:
-                self._fail_waiting(OutcomeUnknown("leadership lost; the change may not apply"))
+                lost = OutcomeUnknown("leadership lost; the change may not apply")
+                self.callers.fail_changes(lost)
             self._was_leader = leader
         m = self.metrics
         m.raft_term.set(core.term)
@@ -482,41 +444,9 @@ class RaftDriver:
             self._last_config = core.log.config
             self.on_config(self._last_config)
 
-    def _fail_waiting(self, error: Exception) -> None:
-        waiting, self._waiting = self._waiting, {}
-        for _, future in waiting.values():
-            if not future.done():
-                self.metrics.raft_proposals.labels("dropped").inc()
-                future.set_exception(error)
-        reads = [f for fs in self._reads_inflight.values() for f in fs]
-        reads += [f for _, fs in self._reads_ready for f in fs]
-        self._reads_inflight, self._reads_ready = {}, []
-        for future in reads:
-            if not future.done():
-                future.set_exception(NotLeaderError(""))
-
-    def _fail_requests(self) -> None:
-        requests, self._requests = self._requests, {}
-        for future in requests.values():
-            if not future.done():
-                self.metrics.raft_proposals.labels("dropped").inc()
-                future.set_exception(OutcomeUnknown("the leader changed; the write may not apply"))
-        reads = [f for fs in self._reads_inflight.values() for f in fs]
-        self._reads_inflight = {}
-        for future in reads:
-            if not future.done():
-                future.set_exception(NotLeaderError(""))
-
     def _fail_all(self, error: Exception) -> None:
-        self._fail_waiting(error)
-        for future in self._requests.values():
-            if not future.done():
-                future.set_exception(error)
+        self.callers.fail_all(error)
         self._admission.fail(error)
-        for future in self._read_waiters:
-            if not future.done():
-                future.set_exception(error)
-        self._read_waiters = []
 
     async def _maybe_compact(self, core: RaftCore) -> None:
         log = core.log
