@@ -94,7 +94,7 @@ class Callers:
         reads = [f for fs in self._reads_inflight.values() for f in fs]
         reads += [f for _, fs in self._reads_ready for f in fs]
         self._reads_inflight, self._reads_ready = {}, []
-        _fail(reads, NotLeaderError(""))
+        fail(reads, NotLeaderError(""))
 
     def fail_requests(self) -> None:
         """The leader changed: the writes forwarded to the old one may or may not commit, and
@@ -106,16 +106,17 @@ class Callers:
                 future.set_exception(OutcomeUnknown("the leader changed; the write may not apply"))
         reads = [f for fs in self._reads_inflight.values() for f in fs]
         self._reads_inflight = {}
-        _fail(reads, NotLeaderError(""))
+        fail(reads, NotLeaderError(""))
 
     def fail_all(self, error: Exception) -> None:
         """The loop stopped: every caller gets `error` (reads in a round, NotLeaderError)."""
         self.fail_changes(error)
-        _fail(self.requests.values(), error)
-        _fail(self.take_read_waiters(), error)
+        fail(self.requests.values(), error)
+        fail(self.take_read_waiters(), error)
 
 
-def _fail(futures, error: Exception) -> None:
+def fail(futures, error: Exception) -> None:
+    """Fail every future not yet answered with `error`."""
     for future in futures:
         if not future.done():
             future.set_exception(error)

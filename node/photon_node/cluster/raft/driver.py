@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from photon_node.cluster.raft import codec
 from photon_node.cluster.raft.admission import Admission
-from photon_node.cluster.raft.callers import Callers
+from photon_node.cluster.raft.callers import Callers, fail
 from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
 from photon_node.cluster.raft.errors import NotLeaderError, OutcomeUnknown
 from photon_node.cluster.raft.rounds import RoundGate
@@ -317,9 +317,7 @@ class RaftDriver:
                 core.read_index(context)
                 self.callers.read_started(context, waiters)
             except NotLeader as error:
-                for future in waiters:
-                    if not future.done():
-                        future.set_exception(NotLeaderError(error.leader))
+                fail(waiters, NotLeaderError(error.leader))
 
     async def _handle_ready(self) -> None:
         core = self._core()
