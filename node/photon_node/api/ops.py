@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from photon_node.api.kv import NODE
-from photon_node.cluster.node import Check
+from photon_node.cluster.health import Check
 from photon_node.cluster.raft.errors import NotLeaderError
 from photon_node.core.errors import Conflict, InvalidRequest
 

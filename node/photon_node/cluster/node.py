@@ -1,6 +1,8 @@
 """The node: lifecycle (starting -> ready -> stopping), health, and the key-value operations the
 API serves, through Raft. Wires storage, the Raft driver, the peer transport, gossip, the
-membership manager and drain together; each of those lives in its own module.
+membership manager and drain together; each of those lives in its own module, and so do
+the node's health checks (health.py), key-value operations (keyvalue.py), drain (drain.py) and
+status report (report.py), mixed into `Node`.
 
 Blocking storage calls run in worker threads; nothing here blocks the event loop.
 """
@@ -11,51 +13,37 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 
 from photon_common import contract
 from photon_node.cluster import membership
+from photon_node.cluster.drain import META_DRAINING, Drain
 from photon_node.cluster.gossip import GossipService, MemberMeta, MemberState
+from photon_node.cluster.health import Health
+from photon_node.cluster.keyvalue import KeyValue
 from photon_node.cluster.raft.core import RaftOptions, Role
 from photon_node.cluster.raft.driver import RaftDriver
-from photon_node.cluster.raft.errors import NotLeaderError
+from photon_node.cluster.report import Reporting
 from photon_node.cluster.transport import Identity, PeerTransport, compatible
-from photon_node.core.commands import Command, Expect, Kind, Outcome, Result
 from photon_node.core.errors import (
-    Conflict,
     DataDirError,
-    Forbidden,
-    NotFound,
-    PreconditionFailed,
-    StorageCorrupted,
     Unavailable,
 )
 from photon_node.core.metrics import NodeMetrics
 from photon_node.core.rafttypes import Config
 from photon_node.core.settings import Settings
 from photon_node.storage import datadir
-from photon_node.storage.engine import Engine, Item
+from photon_node.storage.engine import Engine
 from photon_node.storage.raftstore import RaftStore
 
 logger = logging.getLogger(__name__)
 
-META_DRAINING = b"draining"
 HEARTBEAT_SECONDS = 1.0
-HEARTBEAT_STALE_SECONDS = 10.0
-SCAN_MAX_BYTES = 4 * 1024 * 1024
 MEMBERSHIP_INTERVAL = 0.5
 META_REFRESH_SECONDS = 5.0
 LEASE_FRACTION = 0.7  # of the election timeout
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    reason: str = ""
-
-
-class Node:
+class Node(Health, KeyValue, Drain, Reporting):
     def __init__(self, settings: Settings, metrics: NodeMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -81,7 +69,6 @@ class Node:
     def stores_data(self) -> bool:
         return self.settings.role != contract.ROLE_COORDINATOR
 
-    # -- lifecycle -----------------------------------------------------------------------------
     @property
     def state(self) -> str:
         if self.stopping:
@@ -281,7 +268,6 @@ class Node:
             await asyncio.sleep(META_REFRESH_SECONDS)
             self._publish()
 
-    # -- membership (acts only while leader) ---------------------------------------------------
     async def _membership_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
@@ -375,242 +361,3 @@ class Node:
             known = gossip.get(member)
             version = min(version, known.meta.protocol if known else contract.MIN_PROTOCOL_VERSION)
         return version
-
-    # -- health --------------------------------------------------------------------------------
-    def _storage_ok(self) -> bool:
-        raft_failed = self.driver is not None and self.driver.failure is not None
-        return not raft_failed and not self.corruption
-
-    def live_checks(self) -> list[Check]:
-        age = time.monotonic() - self._beat
-        checks = [Check("event_loop", age < HEARTBEAT_STALE_SECONDS, f"heartbeat {age:.1f}s old")]
-        if self.driver is not None and self.driver.core is not None:
-            checks.append(Check("raft_loop", self.driver.alive, "raft loop has stopped"))
-        return checks
-
-    def startup_checks(self) -> list[Check]:
-        reason = self.startup_error or "opening RocksDB and replaying its WAL"
-        opened = self.started or (self.engine is not None)
-        return [Check("storage_open", opened, reason), Check("recovery", self.started, reason)]
-
-    def ready_checks(self) -> list[Check]:
-        storage_reason = ""
-        if self.driver is not None and self.driver.failure is not None:
-            storage_reason = f"raft failed: {self.driver.failure}"
-        elif self.corruption:
-            storage_reason = f"corruption detected: {self.corruption}"
-        return [
-            *self.startup_checks(),
-            Check("storage", not storage_reason, storage_reason),
-            Check("leader", bool(self.leader_id()), "no leader known"),
-            Check("not_draining", not self.draining, "node is drained"),
-            Check("not_stopping", not self.stopping, "node is shutting down"),
-        ]
-
-    def leader_id(self) -> str:
-        if self.driver is not None and self.driver.core is not None:
-            return self.driver.core.leader
-        if self.gossip is not None:  # a coordinator: any data node will route for us
-            for node_id, m in self.gossip.members().items():
-                if m.state is MemberState.ALIVE and contract.ROLE_DATA in m.meta.roles:
-                    return node_id
-        return ""
-
-    # -- key-value -----------------------------------------------------------------------------
-    def _require_started(self) -> None:
-        if not self.started:
-            raise Unavailable("the node is starting: storage is not open yet")
-        # While stopping, requests already in flight are still served (readiness is false).
-
-    def _require_store(self) -> tuple[Engine, RaftDriver]:
-        self._require_started()
-        if self.engine is None or self.driver is None:
-            raise NotLeaderError(self.leader_id())  # a coordinator routes everything
-        return self.engine, self.driver
-
-    async def write(self, command: Command) -> Result:
-        _, driver = self._require_store()
-        if self.settings.role == contract.ROLE_OBSERVER:
-            raise Forbidden("this node is an observer: it serves reads only")
-        if command.expect is Expect.EXISTS:
-            needed = contract.FEATURE_PROTOCOL["if_match_any"]
-            if self.effective_protocol() < needed:
-                raise Conflict(
-                    f"If-Match: * needs every member to speak protocol {needed}; "
-                    f"the cluster runs protocol {self.effective_protocol()}"
-                )
-        result = await driver.propose(command)
-        if result.outcome is Outcome.PRECONDITION_FAILED:
-            raise PreconditionFailed(
-                "the key's current revision does not match the precondition",
-                current_revision=result.revision,
-            )
-        if result.outcome is Outcome.NOT_FOUND:
-            raise NotFound("key not found")
-        return result
-
-    async def put(self, key: bytes, value: bytes, expect: Expect, revision: int) -> Result:
-        return await self.write(Command(Kind.PUT, key, value, expect, revision))
-
-    async def delete(self, key: bytes, expect: Expect, revision: int) -> Result:
-        return await self.write(Command(Kind.DELETE, key, b"", expect, revision))
-
-    async def _read_point(self, stale: bool) -> Engine:
-        engine, driver = self._require_store()
-        if not stale:
-            await driver.read_barrier()
-        return engine
-
-    async def get(self, key: bytes, stale: bool = False) -> Item:
-        engine = await self._read_point(stale)
-        # A point read on the loop: rocksdict holds the GIL for the call, so a worker thread
-        # would not let the loop run meanwhile and would only add two thread hops.
-        item = self._guard(engine.get, key)
-        if item is None:
-            raise NotFound("key not found")
-        return item
-
-    async def scan(
-        self, prefix: bytes, start: bytes, limit: int, stale: bool = False
-    ) -> tuple[list[Item], bytes | None, int]:
-        engine = await self._read_point(stale)
-        revision = engine.revision
-        items, next_key = await asyncio.to_thread(
-            self._guard, engine.scan, prefix, start, limit, SCAN_MAX_BYTES
-        )
-        return items, next_key, revision
-
-    def _guard(self, read, *args):
-        try:
-            return read(*args)
-        except StorageCorrupted as error:
-            self.corruption = error.message
-            self.metrics.storage_errors.labels("corruption").inc()
-            raise
-
-    def route_to(self, leader: str) -> str | None:
-        """Client address to forward a request this node cannot serve to (None: no one)."""
-        if self.gossip is None:
-            return None
-        members = self.gossip.members()
-        if leader and leader != self.id and leader in members:
-            return members[leader].meta.client_addr
-        for node_id, member in sorted(members.items()):
-            data = contract.ROLE_DATA in member.meta.roles
-            if node_id != self.id and data and member.state is MemberState.ALIVE:
-                return member.meta.client_addr
-        return None
-
-    # -- drain and leadership ------------------------------------------------------------------
-    async def start_drain(self) -> dict:
-        self._require_started()
-        if not self.draining:
-            driver = self.driver
-            if driver is not None and driver.core is not None:
-                config = driver.core.log.config
-                if self.id in config.voters:
-                    if not driver.core.leader:
-                        raise Conflict("no leader is known; the node cannot be drained safely now")
-                    safe, reason = membership.removal_is_safe(config, self._peers_view(), self.id)
-                    if not safe:
-                        raise Conflict(f"draining would break quorum: {reason}")
-                await asyncio.to_thread(self.engine.set_meta, META_DRAINING, b"1")  # type: ignore[union-attr]
-            self.draining = True
-            self.metrics.draining.set(1)
-            self._publish()
-            self._membership_wake.set()
-            logger.info("node %s is draining", self.id)
-        return self.drain_status()
-
-    async def cancel_drain(self) -> dict:
-        self._require_started()
-        if self.draining:
-            if self.engine is not None:
-                await asyncio.to_thread(self.engine.set_meta, META_DRAINING, None)
-            self.draining = False
-            self.metrics.draining.set(0)
-            self._publish()
-            logger.info("node %s: drain cancelled", self.id)
-        return self.drain_status()
-
-    def drain_status(self) -> dict:
-        core = self.driver.core if self.driver is not None else None
-        config = core.log.config if core is not None else Config()
-        leader = core is not None and core.role is Role.LEADER
-        steps = {
-            "leadership_moved": not leader,
-            "removed_from_voters": self.id not in config.voters,
-            "removed_from_members": self.id not in config.members,
-        }
-        drained = self.draining and all(steps.values())
-        state = "drained" if drained else ("draining" if self.draining else "none")
-        return {"node": self.id, "draining": self.draining, "drained": drained,
-                "state": state, "steps": steps}  # fmt: skip
-
-    def transfer_leadership(self, target: str | None) -> str:
-        _, driver = self._require_store()
-        core = driver.core
-        assert core is not None
-        if core.role is not Role.LEADER:
-            raise NotLeaderError(core.leader)
-        if not target:
-            peers = self._peers_view()
-            candidates = [
-                v for v in core.log.config.voters
-                if v != self.id and (p := peers.get(v)) and p.alive and not p.draining
-            ]  # fmt: skip
-            if not candidates:
-                raise Conflict("no other alive voter to transfer leadership to")
-            target = max(sorted(candidates), key=lambda v: core.progress[v].match)
-        if target not in core.log.config.voters:
-            raise Conflict(f"{target} is not a voter")
-        driver.transfer_leadership(target)
-        return target
-
-    # -- status --------------------------------------------------------------------------------
-    def status(self) -> dict:
-        status = {
-            "id": self.id,
-            "version": contract.VERSION,
-            "protocol_version": self.settings.protocol_version,
-            "min_protocol_version": self.settings.min_protocol_version,
-            "effective_protocol_version": self.effective_protocol(),
-            "role": self.settings.role,
-            "state": self.state,
-            "draining": self.draining,
-            "ready": all(check.ok for check in self.ready_checks()),
-            "revision": self.engine.revision if self.engine else None,
-            "uptime_seconds": round(time.time() - self.started_at, 3),
-            "data_format": contract.DATA_FORMAT_VERSION,
-            "client_addr": self.settings.client_addr,
-            "peer_addr": self.settings.peer_addr,
-            "leader": self.leader_id(),
-            "raft": self.driver.status() if self.driver and self.driver.core else None,
-            "problems": sorted(self.incompatible.values()),
-            "members": {},
-        }
-        if self.gossip is not None:
-            status["members"] = {
-                node_id: {
-                    "state": m.state.value,
-                    "roles": list(m.meta.roles),
-                    "version": m.meta.version,
-                    "protocol": m.meta.protocol,
-                    "draining": m.meta.draining,
-                    "storage_ok": m.meta.storage_ok,
-                    "client_addr": m.meta.client_addr,
-                    "peer_addr": m.meta.peer_addr,
-                }
-                for node_id, m in sorted(self.gossip.members().items())
-            }
-        return status
-
-    def _refresh_gauges(self) -> None:  # runs in a worker thread at scrape time
-        engine = self.engine
-        if engine is not None:
-            try:
-                self.metrics.storage_size.set(engine.size_bytes())
-            except OSError:
-                self.metrics.storage_errors.labels("read").inc()
-            self.metrics.revision.set(engine.revision)
-        self.metrics.ready.set(int(all(check.ok for check in self.ready_checks())))
