@@ -5,6 +5,8 @@ One loop task owns the core. Each turn it feeds the core what arrived (ticks, me
 proposals, read requests), then handles every Ready in order: persist (fsync) hard state and
 entries, send messages, apply committed entries, release reads, advance. Proposals that arrive
 while a Ready is being persisted queue up and go into the next one, so batching is natural.
+The calls the node makes (writes, membership changes, read points, transfers) are in
+requests.py, mixed in.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from collections.abc import Callable
 from photon_node.cluster.raft import codec
 from photon_node.cluster.raft.admission import Admission
 from photon_node.cluster.raft.callers import Callers, fail
-from photon_node.cluster.raft.core import NotLeader, ProposalRefused, RaftCore, RaftOptions, Role
+from photon_node.cluster.raft.core import NotLeader, RaftCore, RaftOptions, Role
 from photon_node.cluster.raft.errors import NotLeaderError, OutcomeUnknown
+from photon_node.cluster.raft.requests import Requests
 from photon_node.cluster.raft.rounds import RoundGate
 from photon_node.cluster.raft.streams import SnapshotStreams
 from photon_node.cluster.raft.worker import StorageWorker
 from photon_node.cluster.transport import FrameType, PeerTransport
-from photon_node.core.commands import Command, Result, encode, wrap
 from photon_node.core.errors import Unavailable
 from photon_node.core.metrics import NodeMetrics
 from photon_node.core.rafttypes import Config, Message, MsgType, SnapshotMeta
@@ -39,23 +41,7 @@ _U64 = struct.Struct(">Q")
 _LEADER_MESSAGES = frozenset({MsgType.APPEND, MsgType.HEARTBEAT})
 
 
-async def _within(future: asyncio.Future, timeout: float):
-    """Await a future this caller owns, failing it with TimeoutError after `timeout` seconds.
-    (A timer on the future itself: asyncio.wait_for(shield(...)) costs two extra futures and
-    a task per request on the hot path.)"""
-    handle = asyncio.get_running_loop().call_later(timeout, _expire, future)
-    try:
-        return await future
-    finally:
-        handle.cancel()
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
-
-
-class RaftDriver:
+class RaftDriver(Requests):
     def __init__(
         self,
         node_id: str,
@@ -152,91 +138,6 @@ class RaftDriver:
             await asyncio.sleep(self.tick_seconds)
             self._ticks += 1
             self._wake.set()
-
-    # -- requests ------------------------------------------------------------------------------
-    async def propose(self, command: Command) -> Result:
-        """Commit a command through the leader (from any member) and return its result,
-        computed when this node applies it."""
-        if self.failure is not None or self._stopping:
-            raise Unavailable("raft has stopped")
-        core = self._core()
-        if core.role is not Role.LEADER and not core.leader:
-            raise NotLeaderError("")
-        self._request_seq += 1
-        request_id = self._request_seq
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        future.proposed_at = time.perf_counter()  # type: ignore[attr-defined]
-        self.callers.requests[request_id] = future
-        self._admission.queue(core, wrap(self.id, request_id, encode(command)), request_id, future)
-        try:
-            return await _within(future, self.request_timeout)
-        except TimeoutError as error:
-            self.metrics.raft_proposals.labels("dropped").inc()
-            raise OutcomeUnknown(
-                "the write was not committed in time; it may or may not apply"
-            ) from error
-        finally:
-            self.callers.requests.pop(request_id, None)
-
-    async def change_config(self, config: Config) -> None:
-        core = self._core()
-        try:
-            core.propose_config(config)  # validated and appended now; committed by the loop
-        except NotLeader as error:
-            raise NotLeaderError(error.leader) from error
-        except ProposalRefused as error:
-            raise Unavailable(str(error)) from error
-        index = core.log.last_index
-        future = asyncio.get_running_loop().create_future()
-        self.callers.changes[index] = (core.term, future)
-        self._wake.set()
-        await future
-
-    async def read_barrier(self) -> None:
-        """Return once the leader confirmed its leadership after this call and this node has
-        applied everything committed before it (ReadIndex; followers ask the leader)."""
-        core = self._core()
-        if core.role is not Role.LEADER and not core.leader:
-            raise NotLeaderError("")
-        if self._sole_voter_ready(core) or self._leased_read_ready(core):
-            return  # no other leader can exist now, and every acknowledged write is applied
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.callers.read_waiters.append(future)
-        self._wake.set()
-        try:
-            await _within(future, self.request_timeout)
-        except TimeoutError as error:
-            raise Unavailable("leadership could not be confirmed in time; retry") from error
-
-    def _leased_read_ready(self, core: RaftCore) -> bool:
-        """The leader's lease holds (see lease.py): the read needs no round through the loop."""
-        log = core.log
-        return (
-            core.role is Role.LEADER
-            and not core.transferee
-            and core.lease.valid(time.monotonic())
-            and log.term(log.committed) == core.term
-            and self.engine.applied >= log.committed
-        )
-
-    def _sole_voter_ready(self, core: RaftCore) -> bool:
-        log = core.log
-        return (
-            core.role is Role.LEADER
-            and log.config.voters == {self.id}
-            and log.term(log.committed) == core.term
-            and self.engine.applied >= log.committed
-        )
-
-    def transfer_leadership(self, target: str) -> None:
-        core = self._core()
-        try:
-            core.transfer_leadership(target)
-        except NotLeader as error:
-            raise NotLeaderError(error.leader) from error
-        except ProposalRefused as error:
-            raise Unavailable(str(error)) from error
-        self._wake.set()
 
     def _core(self) -> RaftCore:
         if self.core is None:
