@@ -27,6 +27,7 @@ OUT="${BENCH_OUT:-}"
 REPEAT="${BENCH_REPEAT:-1}"
 READY_TIMEOUT="${BENCH_READY_TIMEOUT:-60}"
 ETCD_SCHED="${BENCH_ETCD_SCHED:-default}"
+VIA="${BENCH_VIA:-all}"
 STOP_TIMEOUT=20
 EXTRA_LOADGEN_ARGS=()
 
@@ -48,6 +49,10 @@ usage: $0 [options] [-- extra loadgen.py options]
   --no-null            skip the client-ceiling run (null target) [BENCH_NULL=$NULL_CEILING]
                        (its server runs as a child process)    [BENCH_NULL_SERVER=$NULL_SERVER]
   --out DIR            keep the JSON results and logs in DIR   [BENCH_OUT]
+  --via all|leader     all: requests spread round-robin over every member, so a follower
+                       forwards two writes in three (a client behind a Service); leader:
+                       every request to the current leader only, on both sides
+                                                               [BENCH_VIA=$VIA]
   --etcd-sched POLICY  default, or batch: run etcd under SCHED_BATCH too (photon-node sets
                        SCHED_BATCH on itself unless --cpu-scheduling normal)
                                                                [BENCH_ETCD_SCHED=$ETCD_SCHED]
@@ -72,6 +77,7 @@ while [[ $# -gt 0 ]]; do
         --no-null) NULL_CEILING=0; shift ;;
         --out) OUT="$2"; shift 2 ;;
         --etcd-sched) ETCD_SCHED="$2"; shift 2 ;;
+        --via) VIA="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         --) shift; EXTRA_LOADGEN_ARGS=("$@"); break ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -79,6 +85,10 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ "$ETCD_SCHED" != default && "$ETCD_SCHED" != batch ]]; then
     echo "--etcd-sched must be default or batch" >&2
+    exit 2
+fi
+if [[ "$VIA" != all && "$VIA" != leader ]]; then
+    echo "--via must be all or leader" >&2
     exit 2
 fi
 if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]]; then
@@ -307,8 +317,16 @@ loadgen() {  # TARGET CONCURRENCY OUTFILE [ENDPOINTS]
     LOADGEN_PID=""
 }
 
+via() {  # TARGET ENDPOINTS -> the endpoints the load goes to (--via)
+    if [[ "$VIA" == leader && "$1" != null && "$2" == *,* ]]; then
+        "$PYTHON" "$HERE/leader.py" "$1" "$2"
+    else
+        echo "$2"
+    fi
+}
+
 IFS=',' read -r -a LEVELS <<<"$CONCURRENCY"
-log "work directory $WORK; nodes $NODES; concurrency ${CONCURRENCY}; etcd scheduling ${ETCD_SCHED}; $(etcd --version 2>/dev/null | head -n 1 || true)"
+log "work directory $WORK; nodes $NODES; requests via $VIA; concurrency ${CONCURRENCY}; etcd scheduling ${ETCD_SCHED}; $(etcd --version 2>/dev/null | head -n 1 || true)"
 for c in "${LEVELS[@]}"; do
     if [[ "$NULL_CEILING" == 1 ]]; then
         loadgen null "$c" "$WORK/results/null-c$c.json"
@@ -317,13 +335,14 @@ for c in "${LEVELS[@]}"; do
     for (( r = 1; r <= REPEAT; r++ )); do
         if [[ ",$TARGETS," == *,etcd,* ]]; then
             start_etcd "c$c-r$r"
-            loadgen etcd "$c" "$WORK/results/etcd-c$c-r$r.json" "$ENDPOINTS"
+            loadgen etcd "$c" "$WORK/results/etcd-c$c-r$r.json" "$(via etcd "$ENDPOINTS")"
             stop_all
             rm -rf "$WORK"/etcd-*
         fi
         if [[ ",$TARGETS," == *,photon,* ]]; then
             if start_photon "c$c-r$r"; then
-                loadgen photon "$c" "$WORK/results/photon-c$c-r$r.json" "$ENDPOINTS"
+                loadgen photon "$c" "$WORK/results/photon-c$c-r$r.json" \
+                    "$(via photon "$ENDPOINTS")"
             fi
             stop_all
             rm -rf "$WORK"/photon-*
@@ -332,7 +351,7 @@ for c in "${LEVELS[@]}"; do
 done
 
 echo
-echo "PhotonDB vs etcd: $NODES node(s) each, ${VALUE_SIZE} B values, ${KEYS} keys," \
+echo "PhotonDB vs etcd: $NODES node(s) each, requests via $VIA, ${VALUE_SIZE} B values, ${KEYS} keys," \
     "${DURATION}s per phase after ${WARMUP}s warm-up, ${REPEAT} round(s), all on loopback on" \
     "$(nproc) cores"
 "$PYTHON" "$HERE/report.py" "$WORK"/results/*.json
