@@ -19,11 +19,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 
@@ -35,30 +33,11 @@ from photon_node.api.errors import error_body
 from photon_node.api.forward import JSON_TYPE, SESSION, Reply, forward_request
 from photon_node.api.inflight import InFlight
 from photon_node.api.middleware import KvMetrics
+from photon_node.api.requesthead import MAX_HEAD, Request, parse_head
 from photon_node.cluster.raft.errors import NotLeaderError
 from photon_node.core.errors import PhotonError
 
 logger = logging.getLogger(__name__)
-
-_REQUEST_LINE = re.compile(rb"(GET|PUT|DELETE) (/kv/[!-\"$-~]+) HTTP/1\.1")
-_HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
-_GET_QUERIES = {b"": False, b"consistency=stale": True, b"consistency=linearizable": False}
-_REFUSED = frozenset(
-    {b"transfer-encoding", b"expect", b"upgrade", contract.FORWARDED_HEADER.lower().encode()}
-)
-MAX_HEAD = 64 * 1024  # a bigger head goes to aiohttp, which answers 431 by its own limits
-
-
-@dataclass(slots=True)
-class _Request:
-    method: str
-    target: str  # the raw (percent-encoded) path, without the query for a GET
-    stale: bool
-    length: int
-    if_match: str | None
-    if_none_match: str | None
-    content_type: str | None
-    close: bool
 
 
 class KvServer:
@@ -98,7 +77,7 @@ class KvProtocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.offset = 0
         self.busy = False
-        self.pending: tuple[_Request, int, int] | None = None  # parsed head awaiting its body
+        self.pending: tuple[Request, int, int] | None = None  # parsed head awaiting its body
         self.task: asyncio.Task | None = None  # the request being served
         # Flow control: stop reading while a full request waits behind a busy one, and stop
         # serving while the client does not read its answers (the transport's buffer is full).
@@ -186,7 +165,7 @@ class KvProtocol(asyncio.Protocol):
                     if self._unread() > MAX_HEAD:
                         self._hand_over()
                     return
-                request = self._parse(bytes(self.buffer[self.offset : end]))
+                request = parse_head(bytes(self.buffer[self.offset : end]), self.server.max_body)
                 if request is None:
                     self._hand_over()
                     return
@@ -205,56 +184,7 @@ class KvProtocol(asyncio.Protocol):
             self.busy = True
             self.task = asyncio.get_running_loop().create_task(self._serve(request, body))
 
-    def _parse(self, head: bytes) -> _Request | None:
-        """The request, if it is one this path serves; None hands the connection to aiohttp."""
-        lines = head.split(b"\r\n")
-        line = _REQUEST_LINE.fullmatch(lines[0])
-        if line is None:
-            return None
-        method, target = line.group(1).decode(), line.group(2)
-        stale = False
-        if method == "GET":
-            path, _, query = target.partition(b"?")
-            stale = _GET_QUERIES.get(query)  # type: ignore[assignment]
-            if stale is None or (b"?" in target and not query):
-                return None
-            target = path
-        elif b"?" in target:
-            return None
-        length, seen = 0, set()
-        fields: dict[bytes, bytes] = {}
-        close = False
-        for raw in lines[1:]:
-            header = _HEADER.fullmatch(raw)
-            if header is None:
-                return None
-            name, value = header.group(1).lower(), header.group(2)
-            if name in _REFUSED:
-                return None
-            if name in (b"content-length", b"if-match", b"if-none-match", b"content-type"):
-                if name in seen:
-                    return None
-                seen.add(name)
-                fields[name] = value
-            elif name == b"connection":
-                tokens = {t.strip() for t in value.lower().split(b",")}
-                if b"upgrade" in tokens:
-                    return None
-                close = close or b"close" in tokens
-        if b"content-length" in fields:
-            text = fields[b"content-length"]
-            if not text.isdigit() or len(text) > 12:
-                return None
-            length = int(text)
-        if length > self.server.max_body or (length and method != "PUT"):
-            return None  # aiohttp answers 413, or serves the odd body
-        return _Request(
-            method, target.decode("ascii"), stale, length,
-            _text(fields.get(b"if-match")), _text(fields.get(b"if-none-match")),
-            _text(fields.get(b"content-type")), close,
-        )  # fmt: skip
-
-    async def _serve(self, request: _Request, body: bytes) -> None:
+    async def _serve(self, request: Request, body: bytes) -> None:
         server = self.server
         started = time.perf_counter()
         status = 500
@@ -281,7 +211,7 @@ class KvProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self._next()
 
-    async def _handle(self, request: _Request, body: bytes) -> Reply:
+    async def _handle(self, request: Request, body: bytes) -> Reply:
         node = self.server.node
         key = kv.key_from_path(request.target[len(contract.KV_PREFIX) + 1 :])
         try:
@@ -300,7 +230,7 @@ class KvProtocol(asyncio.Protocol):
             return await self._forward(request, error.leader, body)
         return 200, *reply
 
-    async def _forward(self, request: _Request, leader: str, body: bytes) -> Reply:
+    async def _forward(self, request: Request, leader: str, body: bytes) -> Reply:
         optional = (
             ("If-Match", request.if_match),
             ("If-None-Match", request.if_none_match),
@@ -327,10 +257,6 @@ class KvProtocol(asyncio.Protocol):
         transport.write("".join(lines).encode("latin-1") + body)
         if close:
             transport.close()
-
-
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("latin-1")
 
 
 def _json(status: int, body: dict) -> Reply:
