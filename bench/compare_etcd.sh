@@ -335,14 +335,15 @@ for c in "${LEVELS[@]}"; do
     for (( r = 1; r <= REPEAT; r++ )); do
         if [[ ",$TARGETS," == *,etcd,* ]]; then
             start_etcd "c$c-r$r"
-            loadgen etcd "$c" "$WORK/results/etcd-c$c-r$r.json" "$(via etcd "$ENDPOINTS")"
+            load_endpoints="$(via etcd "$ENDPOINTS")"  # set -e stops here if no member leads
+            loadgen etcd "$c" "$WORK/results/etcd-c$c-r$r.json" "$load_endpoints"
             stop_all
             rm -rf "$WORK"/etcd-*
         fi
         if [[ ",$TARGETS," == *,photon,* ]]; then
             if start_photon "c$c-r$r"; then
-                loadgen photon "$c" "$WORK/results/photon-c$c-r$r.json" \
-                    "$(via photon "$ENDPOINTS")"
+                load_endpoints="$(via photon "$ENDPOINTS")"
+                loadgen photon "$c" "$WORK/results/photon-c$c-r$r.json" "$load_endpoints"
             fi
             stop_all
             rm -rf "$WORK"/photon-*
