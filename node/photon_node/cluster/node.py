@@ -1,8 +1,8 @@
 """The node: lifecycle (starting -> ready -> stopping), health, and the key-value operations the
 API serves, through Raft. Wires storage, the Raft driver, the peer transport, gossip, the
 membership manager and drain together; each of those lives in its own module, and so do
-the node's health checks (health.py), key-value operations (keyvalue.py), drain (drain.py) and
-status report (report.py), mixed into `Node`.
+the node's health checks (health.py), key-value operations (keyvalue.py), drain (drain.py),
+membership loop (members.py) and status report (report.py), mixed into `Node`.
 
 Blocking storage calls run in worker threads; nothing here blocks the event loop.
 """
@@ -10,24 +10,20 @@ Blocking storage calls run in worker threads; nothing here blocks the event loop
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from photon_common import contract
-from photon_node.cluster import membership
 from photon_node.cluster.drain import META_DRAINING, Drain
-from photon_node.cluster.gossip import GossipService, MemberMeta, MemberState
+from photon_node.cluster.gossip import GossipService, MemberMeta
 from photon_node.cluster.health import Health
 from photon_node.cluster.keyvalue import KeyValue
+from photon_node.cluster.members import Members
 from photon_node.cluster.raft.core import RaftOptions, Role
 from photon_node.cluster.raft.driver import RaftDriver
 from photon_node.cluster.report import Reporting
-from photon_node.cluster.transport import Identity, PeerTransport, compatible
-from photon_node.core.errors import (
-    DataDirError,
-    Unavailable,
-)
+from photon_node.cluster.transport import Identity, PeerTransport
+from photon_node.core.errors import DataDirError
 from photon_node.core.metrics import NodeMetrics
 from photon_node.core.rafttypes import Config
 from photon_node.core.settings import Settings
@@ -38,12 +34,11 @@ from photon_node.storage.raftstore import RaftStore
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
-MEMBERSHIP_INTERVAL = 0.5
 META_REFRESH_SECONDS = 5.0
 LEASE_FRACTION = 0.7  # of the election timeout
 
 
-class Node(Health, KeyValue, Drain, Reporting):
+class Node(Health, KeyValue, Drain, Members, Reporting):
     def __init__(self, settings: Settings, metrics: NodeMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -267,97 +262,3 @@ class Node(Health, KeyValue, Drain, Reporting):
         while True:
             await asyncio.sleep(META_REFRESH_SECONDS)
             self._publish()
-
-    async def _membership_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._membership_wake.wait(), MEMBERSHIP_INTERVAL)
-            self._membership_wake.clear()
-            self._publish_if_changed()
-            self._update_member_gauges()
-            self._check_protocols()
-            driver = self.driver
-            if driver is None or driver.core is None or driver.core.role is not Role.LEADER:
-                continue
-            action = membership.plan(self._membership_snapshot())
-            if action is None:
-                continue
-            logger.info("membership: %s", action.describe())
-            try:
-                if action.kind == "transfer":
-                    driver.transfer_leadership(action.node_id)
-                    await asyncio.sleep(self.settings.raft_tick_ms / 1000 * 20)
-                else:
-                    assert action.config is not None
-                    await asyncio.wait_for(driver.change_config(action.config), 10)
-            except (Unavailable, TimeoutError) as error:
-                logger.info("membership: %s did not complete: %s", action.describe(), error)
-
-    def _check_protocols(self) -> None:
-        """Say, once per peer, when a member speaks no protocol version we speak."""
-        if self.gossip is None:
-            return
-        s = self.settings
-        for node_id, member in self.gossip.members().items():
-            meta = member.meta
-            ok = compatible(s.protocol_version, s.min_protocol_version, meta.protocol,
-                            meta.min_protocol)  # fmt: skip
-            if not ok and node_id not in self.incompatible and member.state is MemberState.ALIVE:
-                message = (
-                    f"incompatible protocol: {node_id} speaks {meta.min_protocol}-{meta.protocol}, "
-                    f"this node {s.min_protocol_version}-{s.protocol_version}; "
-                    "they cannot be members of one cluster"
-                )
-                self.incompatible[node_id] = message
-                logger.error("%s", message)
-            elif ok:
-                self.incompatible.pop(node_id, None)
-
-    def _peers_view(self) -> dict[str, membership.Peer]:
-        s = self.settings
-        peers = {
-            self.id: membership.Peer(self.id, s.peer_addr, (s.role,), True, self.draining, True)
-        }
-        if self.gossip is not None:
-            for node_id, member in self.gossip.members().items():
-                if node_id == self.id:
-                    continue
-                meta = member.meta
-                peers[node_id] = membership.Peer(
-                    node_id, meta.peer_addr, meta.roles, member.state is MemberState.ALIVE,
-                    meta.draining,
-                    compatible(s.protocol_version, s.min_protocol_version, meta.protocol,
-                               meta.min_protocol),
-                )  # fmt: skip
-        return peers
-
-    def _membership_snapshot(self) -> membership.Snapshot:
-        assert self.driver is not None and self.driver.core is not None
-        core = self.driver.core
-        return membership.Snapshot(
-            leader=self.id,
-            config=core.log.config,
-            peers=self._peers_view(),
-            match={peer: p.match for peer, p in core.progress.items()},
-            last_index=core.log.last_index,
-            max_voters=self.settings.max_voters,
-        )
-
-    def _update_member_gauges(self) -> None:
-        counts = dict.fromkeys(("alive", "suspect", "dead", "left"), 0)
-        if self.gossip is not None:
-            for member in self.gossip.members().values():
-                counts[member.state.value] += 1
-        for state, count in counts.items():
-            self.metrics.gossip_members.labels(state).set(count)
-
-    def effective_protocol(self) -> int:
-        """The protocol every member speaks: the minimum over the Raft members."""
-        version = self.settings.protocol_version
-        if self.driver is None or self.driver.core is None:
-            return version
-        gossip = self.gossip.members() if self.gossip else {}
-        for member in self.driver.core.log.config.members - {self.id}:
-            known = gossip.get(member)
-            version = min(version, known.meta.protocol if known else contract.MIN_PROTOCOL_VERSION)
-        return version
