@@ -16,6 +16,8 @@ import sys
 import time
 import urllib.request
 
+from photon_common import contract
+
 
 def _post_json(url: str, body: dict) -> dict:
     request = urllib.request.Request(
@@ -34,7 +36,7 @@ def leads(target: str, endpoint: str) -> bool:
     if target == "etcd":
         status = _post_json(endpoint + "/v3/maintenance/status", {})
         return str(status.get("leader")) == str(status.get("header", {}).get("member_id"))
-    return _get_json(endpoint + "/cluster/status").get("raft", {}).get("role") == "leader"
+    return _get_json(endpoint + contract.CLUSTER_STATUS).get("raft", {}).get("role") == "leader"
 
 
 def main() -> int:
